@@ -1,0 +1,160 @@
+package host
+
+import (
+	"regexp"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// sandboxNamePattern is the sandbox-name rule of SPEC §2.1 (a DNS label).
+var sandboxNamePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// ValidateSandboxName rejects names that could not be a sandbox, before any
+// registry, network or remote action happens.
+func ValidateSandboxName(name string) error {
+	if !sandboxNamePattern.MatchString(name) {
+		return usageErrorf("invalid sandbox name %q: use 1-63 lower-case letters, digits and '-', starting and ending with a letter or digit", name)
+	}
+	return nil
+}
+
+// sandboxCommandName is the hidden command that per-sandbox actions hang
+// off. The normaliser rewrites `<name> <action> ...` to
+// `sandbox <action> [flags] <name> ...`.
+const sandboxCommandName = "sandbox"
+
+// normalizeArgs rewrites the operator's command line into the shape urfave/cli
+// v2 parses. urfave stops reading flags at the first positional argument, and
+// our grammar puts positionals first (`nemoclaw demo connect --probe-only`),
+// so every flag is moved to just after the command words. Everything after a
+// literal `--` is passed through untouched (for `exec -- cmd args`).
+//
+// Which flags take a value is read from the app's own flag definitions, so a
+// value is never mistaken for a positional. Unknown flags are kept, and
+// urfave rejects them with a usage error (exit 2): no flag is ignored.
+func normalizeArgs(app *cli.App, args []string) ([]string, error) {
+	if len(args) == 0 {
+		return args, nil
+	}
+	prog, rest := args[0], args[1:]
+	var pass []string
+	hasPass := false
+	for i, a := range rest {
+		if a == "--" {
+			pass, rest, hasPass = rest[i+1:], rest[:i], true
+			break
+		}
+	}
+	valueFlags := map[string]bool{}
+	collectValueFlags(app.Flags, valueFlags)
+	for _, c := range app.Commands {
+		collectCommandValueFlags(c, valueFlags)
+	}
+
+	var flags, pos []string
+	for i := 0; i < len(rest); i++ {
+		a := rest[i]
+		if a == "-" || !strings.HasPrefix(a, "-") {
+			pos = append(pos, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		if valueFlags[name] && i+1 < len(rest) {
+			flags = append(flags, rest[i+1])
+			i++
+		}
+	}
+
+	out := []string{prog}
+	tail := func(positionals []string) []string {
+		out = append(out, flags...)
+		out = append(out, positionals...)
+		if hasPass {
+			out = append(out, "--")
+			out = append(out, pass...)
+		}
+		return out
+	}
+	if len(pos) == 0 {
+		return tail(nil), nil
+	}
+	if cmd := app.Command(pos[0]); cmd != nil && cmd.Name != sandboxCommandName {
+		out = append(out, pos[0])
+		j := 1
+		for j < len(pos) {
+			sub := cmd.Command(pos[j])
+			if sub == nil {
+				break
+			}
+			out = append(out, pos[j])
+			cmd = sub
+			j++
+		}
+		return tail(pos[j:]), nil
+	}
+
+	name := pos[0]
+	if err := ValidateSandboxName(name); err != nil {
+		return nil, err
+	}
+	action := "connect"
+	j := 1
+	if len(pos) > 1 {
+		action = pos[1]
+		j = 2
+	}
+	out = append(out, sandboxCommandName, action)
+	if cmd := app.Command(sandboxCommandName); cmd != nil {
+		if ac := cmd.Command(action); ac != nil {
+			for j < len(pos) {
+				sub := ac.Command(pos[j])
+				if sub == nil {
+					break
+				}
+				out = append(out, pos[j])
+				ac = sub
+				j++
+			}
+		}
+	}
+	return tail(append([]string{name}, pos[j:]...)), nil
+}
+
+func collectCommandValueFlags(c *cli.Command, into map[string]bool) {
+	collectValueFlags(c.Flags, into)
+	for _, s := range c.Subcommands {
+		collectCommandValueFlags(s, into)
+	}
+}
+
+func collectValueFlags(flags []cli.Flag, into map[string]bool) {
+	for _, f := range flags {
+		if _, isBool := f.(*cli.BoolFlag); isBool {
+			continue
+		}
+		for _, n := range f.Names() {
+			into[n] = true
+		}
+	}
+}
+
+// sandboxArgs splits a per-sandbox action's arguments into the sandbox name,
+// the remaining positionals, and what followed `--`.
+func sandboxArgs(c *cli.Context) (name string, rest, passthrough []string) {
+	args := c.Args().Slice()
+	if len(args) == 0 {
+		return "", nil, nil
+	}
+	name, args = args[0], args[1:]
+	for i, a := range args {
+		if a == "--" {
+			return name, args[:i], args[i+1:]
+		}
+	}
+	return name, args, nil
+}
