@@ -1,0 +1,86 @@
+package portforward
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"time"
+)
+
+// Status is what a daemon's control socket answers: who it is (the forward
+// id is the proof of ownership) and how its forward is doing.
+type Status struct {
+	ID        string    `json:"id"`
+	PID       int       `json:"pid"`
+	Sandbox   string    `json:"sandbox"`
+	Port      int       `json:"port"`
+	Remote    string    `json:"remote"`
+	StartedAt time.Time `json:"startedAt"`
+	Counters
+}
+
+// ServeControl listens on the unix socket path (mode 0600; any stale socket
+// file is replaced) and answers each connection with status() as one JSON
+// line, then closes it. The protocol is read-only on purpose: stopping a
+// daemon is a signal to a verified pid, never a request anyone able to open
+// the socket could send. Serving stops when ctx ends; the socket file is
+// then removed.
+func ServeControl(ctx context.Context, path string, status func() Status) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("replacing control socket %s: %w", path, err)
+	}
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return fmt.Errorf("control socket %s: %w", path, err)
+	}
+	l.SetUnlinkOnClose(true)
+	// The directory is 0700 already; the socket is tightened too so that
+	// moving it elsewhere cannot widen access.
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return fmt.Errorf("control socket %s: %w", path, err)
+	}
+	go func() {
+		<-ctx.Done()
+		l.Close()
+	}()
+	go func() {
+		for {
+			c, err := l.AcceptUnix()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+				json.NewEncoder(c).Encode(status())
+			}()
+		}
+	}()
+	return nil
+}
+
+// QueryControl asks the daemon behind the control socket at path for its
+// status.
+func QueryControl(ctx context.Context, path string) (Status, error) {
+	var s Status
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return s, fmt.Errorf("control socket: %w", err)
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl)
+	}
+	if err := json.NewDecoder(c).Decode(&s); err != nil {
+		return s, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	return s, nil
+}

@@ -1,0 +1,291 @@
+package portforward
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// readyMessage is the one line a daemon writes on its ready pipe: either
+// it serves (pid), or why it could not (error, and the exit code the
+// starter should use).
+type readyMessage struct {
+	OK       bool   `json:"ok"`
+	PID      int    `json:"pid,omitempty"`
+	Error    string `json:"error,omitempty"`
+	ExitCode int    `json:"exitCode,omitempty"`
+}
+
+// DaemonConfig is one daemon's identity and means.
+type DaemonConfig struct {
+	Sandbox string
+	Port    int
+	Remote  string
+	ID      string
+	Paths   Paths
+	// Listener is the bound 127.0.0.1:Port socket (inherited from the
+	// starter, so there is no window in which another process could take
+	// the port between the check and the bind).
+	Listener net.Listener
+	// Ready, when set, receives one readyMessage and is closed.
+	Ready   io.WriteCloser
+	Connect Connector
+	// ConnectTimeout bounds the first connection; zero means 30 s.
+	ConnectTimeout time.Duration
+	Logf           func(format string, args ...any)
+}
+
+// RunDaemon connects once (failing fast, with the error reported on the
+// ready pipe, if the sandbox cannot be reached), opens the control socket,
+// writes the state record, reports ready, and serves until ctx ends. On the
+// way out it removes its own state record and control socket.
+func RunDaemon(ctx context.Context, cfg DaemonConfig) error {
+	logf := cfg.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	report := func(m readyMessage) {
+		if cfg.Ready == nil {
+			return
+		}
+		json.NewEncoder(cfg.Ready).Encode(m)
+		cfg.Ready.Close()
+		cfg.Ready = nil
+	}
+	fail := func(err error) error {
+		m := readyMessage{Error: err.Error(), ExitCode: 4}
+		var ec interface{ ExitCode() int }
+		if errors.As(err, &ec) {
+			m.ExitCode = ec.ExitCode()
+		}
+		report(m)
+		return err
+	}
+	defer cfg.Listener.Close()
+
+	timeout := cfg.ConnectTimeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	first, err := cfg.Connect(cctx)
+	cancel()
+	if err != nil {
+		return fail(fmt.Errorf("connecting to sandbox %s: %w", cfg.Sandbox, err))
+	}
+	logf("connected to sandbox %s; forwarding %s -> %s", cfg.Sandbox, cfg.Listener.Addr(), cfg.Remote)
+
+	fw := New(Config{
+		Listener: cfg.Listener,
+		Remote:   cfg.Remote,
+		Connect:  cfg.Connect,
+		Initial:  first,
+		Logf:     logf,
+	})
+	started := time.Now().UTC()
+	pid := os.Getpid()
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	status := func() Status {
+		return Status{ID: cfg.ID, PID: pid, Sandbox: cfg.Sandbox, Port: cfg.Port, Remote: cfg.Remote,
+			StartedAt: started, Counters: fw.Counters()}
+	}
+	if err := ServeControl(ctx, cfg.Paths.Control, status); err != nil {
+		first.Close()
+		return fail(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		first.Close()
+		return fail(fmt.Errorf("finding own executable: %w", err))
+	}
+	st := State{PID: pid, Sandbox: cfg.Sandbox, Port: cfg.Port, Remote: cfg.Remote, ID: cfg.ID,
+		Binary: exe, StartedAt: started, Control: cfg.Paths.Control, Log: cfg.Paths.Log}
+	if err := WriteState(cfg.Paths.State, st); err != nil {
+		first.Close()
+		return fail(err)
+	}
+	defer RemoveStateIf(cfg.Paths.State, cfg.ID)
+	report(readyMessage{OK: true, PID: pid})
+	logf("ready: pid %d, forward id %s", pid, cfg.ID)
+	err = fw.Run(ctx)
+	logf("stopping: %v", err)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// StartOptions describe how to launch a daemon.
+type StartOptions struct {
+	Binary string   // the nemoclaw executable
+	Args   []string // after the binary: the hidden command and its flags
+	Env    []string
+	Paths  Paths
+	// Listener is bound by the starter and handed to the daemon as fd 3;
+	// the daemon gets the ready pipe as fd 4.
+	Listener *net.TCPListener
+	// ReadyTimeout bounds the wait for the daemon's ready line; zero means
+	// 45 s (the daemon's own first-connect budget is 30 s).
+	ReadyTimeout time.Duration
+}
+
+// Inherited descriptor numbers in the daemon (ExtraFiles start at 3).
+const (
+	ListenerFD = 3
+	ReadyFD    = 4
+)
+
+// DaemonError is a daemon that did not become ready: its own error line,
+// or the tail of its log when it died without one.
+type DaemonError struct {
+	Msg  string
+	Code int
+}
+
+func (e *DaemonError) Error() string { return e.Msg }
+
+// ExitCode is the daemon's (e.g. 6 for a host key problem), else 4.
+func (e *DaemonError) ExitCode() int {
+	if e.Code == 0 {
+		return 4
+	}
+	return e.Code
+}
+
+// StartDaemon launches the daemon detached from the caller: its own session
+// (no controlling terminal, so no SIGHUP when the operator's terminal goes
+// away), stdin from /dev/null, stdout and stderr appended to its log. It
+// returns once the daemon reports ready, with its pid. If the daemon fails
+// or does not report in time, it is killed and reaped before the error is
+// returned: no half-started daemon is left behind.
+func StartDaemon(ctx context.Context, o StartOptions) (int, error) {
+	logf, err := os.OpenFile(o.Paths.Log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return 0, fmt.Errorf("opening forward log: %w", err)
+	}
+	defer logf.Close()
+	fmt.Fprintf(logf, "--- %s starting %s\n", time.Now().UTC().Format(time.RFC3339), strings.Join(o.Args, " "))
+	lf, err := o.Listener.File()
+	if err != nil {
+		return 0, fmt.Errorf("handing the listener to the daemon: %w", err)
+	}
+	defer lf.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+
+	cmd := exec.Command(o.Binary, o.Args...)
+	cmd.Env = o.Env
+	cmd.Dir = "/"
+	cmd.Stdin = nil // /dev/null
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	cmd.ExtraFiles = []*os.File{lf, w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return 0, fmt.Errorf("starting forward daemon: %w", err)
+	}
+	w.Close()
+	// Reap the daemon whenever it exits while we still run, so it never
+	// lingers as a zombie that looks alive.
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+	kill := func() {
+		cmd.Process.Kill()
+		<-exited
+	}
+
+	timeout := o.ReadyTimeout
+	if timeout == 0 {
+		timeout = 45 * time.Second
+	}
+	line := make(chan []byte, 1)
+	go func() {
+		b, _ := bufio.NewReader(r).ReadBytes('\n')
+		line <- b
+	}()
+	select {
+	case b := <-line:
+		var m readyMessage
+		if len(b) == 0 || json.Unmarshal(b, &m) != nil {
+			kill()
+			return 0, &DaemonError{Msg: "forward daemon exited before it was ready: " + logTail(o.Paths.Log)}
+		}
+		if !m.OK {
+			kill()
+			return 0, &DaemonError{Msg: m.Error, Code: m.ExitCode}
+		}
+		return cmd.Process.Pid, nil
+	case <-time.After(timeout):
+		kill()
+		return 0, &DaemonError{Msg: fmt.Sprintf("forward daemon not ready after %s: %s", timeout, logTail(o.Paths.Log))}
+	case <-ctx.Done():
+		kill()
+		return 0, ctx.Err()
+	}
+}
+
+// logTail is the last few lines of a daemon log, for error messages.
+func logTail(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "(no log)"
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > 5 {
+		lines = lines[len(lines)-5:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+// StopDaemon stops the daemon of s after proving it is ours (Verify): TERM,
+// then KILL after grace. It never signals a process it has not verified.
+// The state record and control socket are removed either way once the
+// daemon is gone.
+func StopDaemon(ctx context.Context, paths Paths, s State, grace time.Duration) error {
+	if _, err := Verify(ctx, s); err != nil {
+		return err
+	}
+	p, err := os.FindProcess(s.PID)
+	if err != nil {
+		return err
+	}
+	p.Signal(syscall.SIGTERM)
+	deadline := time.Now().Add(grace)
+	for processAlive(s.PID) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if processAlive(s.PID) {
+		p.Signal(syscall.SIGKILL)
+		for i := 0; i < 100 && processAlive(s.PID); i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	RemoveStale(paths, s)
+	return nil
+}
+
+// RemoveStale deletes the record of a daemon that is gone (or was never
+// ours) and its leftover control socket, so the next start begins clean.
+func RemoveStale(paths Paths, s State) {
+	RemoveStateIf(paths.State, s.ID)
+	if s.Control != "" && s.Control == paths.Control {
+		os.Remove(s.Control)
+	}
+}

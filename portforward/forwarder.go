@@ -1,0 +1,403 @@
+// Package portforward is the supervised dashboard forward of SPEC §6: a
+// listener on 127.0.0.1:<port> whose connections are carried to an address
+// inside the sandbox through the transport's Dial (SSH direct-tcpip), a copy
+// loop that keeps half-close, reconnection with capped backoff while the
+// port stays bound, and the pieces that make a detached daemon provably
+// ours: its state file, its control socket, and the ownership checks.
+//
+// It must never bind anything but loopback, never signal a process it has
+// not proven to be its own daemon, and knows nothing of payloads, gateways
+// or the registry: callers hand it a Connector and an address.
+package portforward
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Upstream is one live connection to a sandbox that can dial inside it.
+// sandboxexec.Transport satisfies it. If it also has Done() <-chan struct{}
+// (and optionally Err() error), the forwarder learns of its death at once
+// instead of at the next failed Dial.
+type Upstream interface {
+	Dial(ctx context.Context, network, addr string) (net.Conn, error)
+	Close() error
+}
+
+// Connector opens a fresh Upstream. Every call must make a new connection:
+// for SSH that is a new handshake, so a reconnect re-verifies the host key.
+type Connector func(ctx context.Context) (Upstream, error)
+
+// Config is what a Forwarder needs.
+type Config struct {
+	// Listener is already bound (see Listen). The forwarder closes it when
+	// Run returns.
+	Listener net.Listener
+	// Remote is the address dialled inside the sandbox, e.g. 127.0.0.1:18789.
+	Remote string
+	// Connect makes a new upstream connection when the current one dies.
+	Connect Connector
+	// Initial is an upstream already connected by the caller (the daemon
+	// connects once before it reports ready). May be nil.
+	Initial Upstream
+	// Backoff is the reconnect schedule; zero means DefaultBackoff.
+	Backoff Backoff
+	// WaitUpstream bounds how long an accepted client waits for the
+	// upstream to come back before it is closed; zero means 30 s.
+	WaitUpstream time.Duration
+	// DialTimeout bounds one Dial inside the sandbox; zero means 15 s.
+	DialTimeout time.Duration
+	// Logf records supervision events (connects, drops, errors); nil
+	// discards them.
+	Logf func(format string, args ...any)
+}
+
+// Forwarder accepts on a loopback listener and carries each connection to
+// Remote through the current upstream, replacing the upstream when it dies.
+type Forwarder struct {
+	cfg Config
+
+	mu        sync.Mutex
+	up        Upstream      // nil while disconnected
+	upReady   chan struct{} // closed while up != nil
+	since     time.Time     // of the last connect or disconnect
+	lastErr   string
+	lastErrAt time.Time
+
+	kick       chan Upstream // a Dial failure that suggests up is dead
+	active     atomic.Int64
+	total      atomic.Int64
+	reconnects atomic.Int64
+	conns      sync.WaitGroup
+}
+
+// New returns a Forwarder; nothing happens until Run.
+func New(cfg Config) *Forwarder {
+	if cfg.Backoff == (Backoff{}) {
+		cfg.Backoff = DefaultBackoff
+	}
+	if cfg.WaitUpstream == 0 {
+		cfg.WaitUpstream = 30 * time.Second
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = 15 * time.Second
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	return &Forwarder{
+		cfg:     cfg,
+		upReady: make(chan struct{}),
+		since:   time.Now(),
+		kick:    make(chan Upstream, 1),
+	}
+}
+
+// Counters is the live state of a Forwarder, reported by the control socket.
+type Counters struct {
+	Connected         bool      `json:"connected"`
+	Since             time.Time `json:"since"`
+	ActiveConnections int64     `json:"activeConnections"`
+	TotalConnections  int64     `json:"totalConnections"`
+	Reconnects        int64     `json:"reconnects"`
+	LastError         string    `json:"lastError,omitempty"`
+	LastErrorAt       time.Time `json:"lastErrorAt,omitzero"`
+}
+
+// Counters returns a snapshot.
+func (f *Forwarder) Counters() Counters {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return Counters{
+		Connected:         f.up != nil,
+		Since:             f.since,
+		ActiveConnections: f.active.Load(),
+		TotalConnections:  f.total.Load(),
+		Reconnects:        f.reconnects.Load(),
+		LastError:         f.lastErr,
+		LastErrorAt:       f.lastErrAt,
+	}
+}
+
+// Run supervises the upstream and serves the listener until ctx ends. It
+// then closes the listener, the upstream and every forwarded connection,
+// and returns ctx's error. An accept failure other than the listener being
+// closed is returned at once.
+func (f *Forwarder) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var sup sync.WaitGroup
+	sup.Add(1)
+	go func() {
+		defer sup.Done()
+		f.supervise(ctx)
+	}()
+
+	// Connections in flight are tracked so that Run returns only after all
+	// of them are closed.
+	var mu sync.Mutex
+	open := map[net.Conn]struct{}{}
+	stop := context.AfterFunc(ctx, func() {
+		f.cfg.Listener.Close()
+		mu.Lock()
+		for c := range open {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	defer stop()
+
+	var acceptErr error
+	for {
+		c, err := f.cfg.Listener.Accept()
+		if err != nil {
+			if ctx.Err() == nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					continue
+				}
+				acceptErr = fmt.Errorf("accepting on %s: %w", f.cfg.Listener.Addr(), err)
+			}
+			break
+		}
+		mu.Lock()
+		open[c] = struct{}{}
+		mu.Unlock()
+		f.conns.Add(1)
+		go func() {
+			defer f.conns.Done()
+			f.serve(ctx, c, func(extra net.Conn) (untrack func()) {
+				mu.Lock()
+				defer mu.Unlock()
+				if ctx.Err() != nil {
+					extra.Close()
+				}
+				open[extra] = struct{}{}
+				return func() {
+					mu.Lock()
+					delete(open, extra)
+					mu.Unlock()
+				}
+			})
+			mu.Lock()
+			delete(open, c)
+			mu.Unlock()
+		}()
+	}
+	cancel()
+	f.cfg.Listener.Close()
+	mu.Lock()
+	for c := range open {
+		c.Close()
+	}
+	mu.Unlock()
+	f.conns.Wait()
+	sup.Wait()
+	if acceptErr != nil {
+		return acceptErr
+	}
+	return ctx.Err()
+}
+
+// serve carries one accepted client. track registers the upstream side so
+// that Run can close it on shutdown.
+func (f *Forwarder) serve(ctx context.Context, c net.Conn, track func(net.Conn) func()) {
+	defer c.Close()
+	f.active.Add(1)
+	f.total.Add(1)
+	defer f.active.Add(-1)
+
+	// Two tries: a Dial that fails because the upstream just died is
+	// retried once on the replacement instead of dropping the client.
+	for try := 0; try < 2; try++ {
+		up, err := f.waitUpstream(ctx)
+		if err != nil {
+			f.cfg.Logf("client %s: no upstream: %v", c.RemoteAddr(), err)
+			return
+		}
+		dctx, cancel := context.WithTimeout(ctx, f.cfg.DialTimeout)
+		rc, err := up.Dial(dctx, "tcp", f.cfg.Remote)
+		cancel()
+		if err != nil {
+			f.recordErr(fmt.Errorf("dialing %s in the sandbox: %w", f.cfg.Remote, err))
+			if refusedInSandbox(err) {
+				// The transport is fine; nothing listens on the remote
+				// port. The client sees its connection closed.
+				return
+			}
+			f.suspect(up)
+			continue
+		}
+		untrack := track(rc)
+		if err := Pipe(c, rc); err != nil {
+			f.cfg.Logf("client %s: %v", c.RemoteAddr(), err)
+		}
+		untrack()
+		return
+	}
+}
+
+// refusedInSandbox tells a remote refusal (the sshd could not connect to
+// the address, or forbids forwarding) from a dead transport. Only the latter
+// is a reason to reconnect.
+func refusedInSandbox(err error) bool {
+	var oce *ssh.OpenChannelError
+	return errors.As(err, &oce)
+}
+
+// waitUpstream returns the current upstream, waiting up to WaitUpstream for
+// one while reconnecting.
+func (f *Forwarder) waitUpstream(ctx context.Context) (Upstream, error) {
+	timer := time.NewTimer(f.cfg.WaitUpstream)
+	defer timer.Stop()
+	for {
+		f.mu.Lock()
+		up, ready := f.up, f.upReady
+		f.mu.Unlock()
+		if up != nil {
+			return up, nil
+		}
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-timer.C:
+			return nil, fmt.Errorf("sandbox connection not back after %s", f.cfg.WaitUpstream)
+		}
+	}
+}
+
+func (f *Forwarder) recordErr(err error) {
+	f.cfg.Logf("%v", err)
+	f.mu.Lock()
+	f.lastErr = err.Error()
+	f.lastErrAt = time.Now()
+	f.mu.Unlock()
+}
+
+// suspect asks the supervisor to replace up, if it is still current.
+func (f *Forwarder) suspect(up Upstream) {
+	select {
+	case f.kick <- up:
+	default:
+	}
+}
+
+func (f *Forwarder) setUp(up Upstream) {
+	f.mu.Lock()
+	f.up = up
+	f.since = time.Now()
+	close(f.upReady)
+	f.mu.Unlock()
+}
+
+func (f *Forwarder) clearUp() {
+	f.mu.Lock()
+	if f.up != nil {
+		f.up = nil
+		f.since = time.Now()
+		f.upReady = make(chan struct{})
+	}
+	f.mu.Unlock()
+}
+
+type doner interface{ Done() <-chan struct{} }
+type errer interface{ Err() error }
+
+// supervise keeps one upstream alive: it waits for the current one to die
+// (Done, or a Dial failure that is not a remote refusal), then reconnects
+// following the Backoff until ctx ends. The listener is untouched the whole
+// time, so the port stays ours while the sandbox is away.
+func (f *Forwarder) supervise(ctx context.Context) {
+	up := f.cfg.Initial
+	attempt := 0
+	everConnected := up != nil
+	for {
+		if up == nil {
+			if attempt > 0 {
+				d := f.cfg.Backoff.Delay(attempt, nil)
+				t := time.NewTimer(d)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+			}
+			attempt++
+			c, err := f.cfg.Connect(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				f.recordErr(fmt.Errorf("reconnecting (attempt %d): %w", attempt, err))
+				continue
+			}
+			up = c
+			if everConnected {
+				f.reconnects.Add(1)
+				f.cfg.Logf("reconnected (attempt %d)", attempt)
+			}
+			everConnected = true
+		}
+		f.setUp(up)
+		established := time.Now()
+		var done <-chan struct{}
+		if d, ok := up.(doner); ok {
+			done = d.Done()
+		}
+		reason := f.waitDeath(ctx, up, done)
+		f.clearUp()
+		up.Close()
+		up = nil
+		if ctx.Err() != nil {
+			return
+		}
+		f.recordErr(fmt.Errorf("sandbox connection lost: %w", reason))
+		// A connection that lived longer than the backoff cap earns an
+		// immediate reconnect; one that flaps keeps backing off.
+		if time.Since(established) >= f.cfg.Backoff.Max {
+			attempt = 0
+		}
+	}
+}
+
+func (f *Forwarder) waitDeath(ctx context.Context, up Upstream, done <-chan struct{}) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-done:
+			if e, ok := up.(errer); ok && e.Err() != nil {
+				return e.Err()
+			}
+			return errors.New("connection closed")
+		case s := <-f.kick:
+			if s == up {
+				return errors.New("dial through the connection failed")
+			}
+		}
+	}
+}
+
+// Listen binds 127.0.0.1:port, and only that: the dashboard URL carries an
+// access token, and the forward must never be reachable from another
+// machine. Port 0 picks a free port (tests).
+func Listen(port int) (*net.TCPListener, error) {
+	if port < 0 || port > 65535 {
+		return nil, fmt.Errorf("invalid port %d", port)
+	}
+	l, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+	if err != nil {
+		return nil, fmt.Errorf("binding 127.0.0.1:%d: %w", port, err)
+	}
+	return l, nil
+}

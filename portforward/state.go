@@ -1,0 +1,161 @@
+package portforward
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// State is the record a daemon leaves under ~/.nemoclaw/state/forwards/ so
+// that later commands can find it and prove it is ours (see Verify). It is
+// written by the daemon itself once it is serving, and removed by it on a
+// clean exit; a record whose daemon died stays behind and is "stale".
+type State struct {
+	PID       int       `json:"pid"`
+	Sandbox   string    `json:"sandbox"`
+	Port      int       `json:"port"`
+	Remote    string    `json:"remote"`
+	ID        string    `json:"id"`
+	Binary    string    `json:"binary"`
+	StartedAt time.Time `json:"startedAt"`
+	Control   string    `json:"controlSocket"`
+	Log       string    `json:"log"`
+}
+
+// Paths are the files of one forward (one sandbox and port).
+type Paths struct {
+	State   string
+	Control string
+	Log     string
+	Lock    string
+}
+
+// unixPathMax leaves room below the kernel's 108-byte sun_path.
+const unixPathMax = 104
+
+// PathsFor names the files of the forward of sandbox on port inside dir
+// (~/.nemoclaw/state/forwards). The control socket falls back to a short
+// hashed name when the readable one would not fit in a unix socket path.
+func PathsFor(dir, sandbox string, port int) Paths {
+	base := fmt.Sprintf("%s-%d", sandbox, port)
+	p := Paths{
+		State:   filepath.Join(dir, base+".json"),
+		Control: filepath.Join(dir, base+".sock"),
+		Log:     filepath.Join(dir, base+".log"),
+		Lock:    filepath.Join(dir, base+".lock"),
+	}
+	if len(p.Control) > unixPathMax {
+		sum := sha256.Sum256([]byte(base))
+		p.Control = filepath.Join(dir, fmt.Sprintf("%x.sock", sum[:6]))
+	}
+	return p
+}
+
+// EnsureDir creates dir (and missing parents) 0700 and tightens an existing
+// one: the directory holds control sockets and logs of the operator's
+// forwards.
+func EnsureDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("securing %s: %w", dir, err)
+	}
+	return nil
+}
+
+// WriteState writes s to path atomically (temp file in the same directory,
+// fsync, rename), mode 0600, so a reader never sees half a record.
+func WriteState(path string, s State) error {
+	if err := EnsureDir(filepath.Dir(path)); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".state-*")
+	if err != nil {
+		return fmt.Errorf("writing forward state: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after the rename
+	if err := f.Chmod(0o600); err == nil {
+		if _, err = f.Write(append(data, '\n')); err == nil {
+			err = f.Sync()
+		}
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing forward state %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("writing forward state: %w", err)
+	}
+	return nil
+}
+
+// ReadState reads one record. A missing file is fs.ErrNotExist.
+func ReadState(path string) (State, error) {
+	var s State
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(data, &s); err != nil {
+		return s, fmt.Errorf("reading forward state %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// ListStates returns every record in dir, sorted by sandbox and port. A
+// missing dir is an empty list; unreadable records are skipped and reported
+// in the error list.
+func ListStates(dir string) ([]State, []error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, []error{err}
+	}
+	var out []State
+	var errs []error
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		s, err := ReadState(filepath.Join(dir, e.Name()))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Sandbox != out[j].Sandbox {
+			return out[i].Sandbox < out[j].Sandbox
+		}
+		return out[i].Port < out[j].Port
+	})
+	return out, errs
+}
+
+// RemoveStateIf removes the record at path only if it still carries id, so
+// a daemon that is replaced never deletes its successor's record.
+func RemoveStateIf(path, id string) {
+	s, err := ReadState(path)
+	if err != nil || s.ID != id {
+		return
+	}
+	os.Remove(path)
+}
