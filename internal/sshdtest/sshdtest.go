@@ -52,6 +52,13 @@ type Options struct {
 	// ClientConfig lines are put first in the Host block of ConfigFile, so
 	// they win over the defaults (OpenSSH takes the first value it reads).
 	ClientConfig []string
+	// User, when set, is a non-root account (uid/gid 1001, shell /bin/sh)
+	// that the client logs in as instead of root, like the lab's
+	// `sandbox`. It exists only inside sshd's own mount namespace (bind-
+	// mounted passwd/group/shadow; the host's files are untouched). Root
+	// logins behave differently in OpenSSH (no privilege-separated child,
+	// so no `signal` requests), which is why some tests need this.
+	User string
 }
 
 // Server is one running sshd and the client files that reach it.
@@ -73,10 +80,16 @@ type Server struct {
 	Dir string
 	// LogFile receives sshd's log (-e output, LogLevel VERBOSE).
 	LogFile string
+	// User is the account the client logs in as ("root" by default).
+	User string
+	// UserHome is User's home directory (world-readable, owned by User)
+	// when Options.User is set.
+	UserHome string
 
-	t       testing.TB
-	opts    Options
-	sshdCfg string
+	t        testing.TB
+	opts     Options
+	sshdCfg  string
+	accounts string // dir of passwd/group/shadow copies, when Options.User is set
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -127,7 +140,17 @@ func StartWith(t testing.TB, opts Options) *Server {
 		t.Fatalf("sshdtest: client key: %v", err)
 	}
 	authKeys := filepath.Join(dir, "authorized_keys")
-	if err := os.WriteFile(authKeys, ssh.MarshalAuthorizedKey(clientPub), 0o600); err != nil {
+	s.User = "root"
+	if opts.User != "" {
+		// sshd reads authorized_keys as the user, so it and every
+		// directory above it must be readable by the user.
+		pub, err := s.setUpUser(t, opts.User)
+		if err != nil {
+			t.Fatalf("sshdtest: user %s: %v", opts.User, err)
+		}
+		authKeys = filepath.Join(pub, "authorized_keys")
+	}
+	if err := os.WriteFile(authKeys, ssh.MarshalAuthorizedKey(clientPub), 0o644); err != nil {
 		t.Fatalf("sshdtest: %v", err)
 	}
 	known := s.Host + " " + string(ssh.MarshalAuthorizedKey(hostPub))
@@ -282,7 +305,7 @@ func (s *Server) clientConfig(o Options) string {
 	}
 	fmt.Fprintf(&b, "  HostName 127.0.0.1\n")
 	fmt.Fprintf(&b, "  Port %d\n", s.Port)
-	fmt.Fprintf(&b, "  User root\n")
+	fmt.Fprintf(&b, "  User %s\n", s.User)
 	fmt.Fprintf(&b, "  HostKeyAlias %s\n", s.Host)
 	fmt.Fprintf(&b, "  IdentityFile %s\n", s.IdentityFile)
 	fmt.Fprintf(&b, "  IdentitiesOnly yes\n")
@@ -332,18 +355,35 @@ func (s *Server) start() error {
 		return err
 	}
 	cmd := exec.Command(SSHD, "-D", "-e", "-f", s.sshdCfg)
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: syscall.CLONE_NEWPID,
+		Setpgid:    true,
+		// If the test binary dies, sshd (and so its namespace) dies too.
+		Pdeathsig: syscall.SIGKILL,
+	}
+	if s.accounts != "" {
+		// A private mount namespace (Unshareflags also makes / rprivate,
+		// so nothing leaks to the host) with the account files bound over
+		// /etc; then exec sshd, which stays PID 1.
+		a := s.accounts
+		cmd = exec.Command("/bin/sh", "-c", `set -e
+mount --bind "$1/passwd" /etc/passwd
+mount --bind "$1/group" /etc/group
+mount --bind "$1/shadow" /etc/shadow
+exec "$2" -D -e -f "$3"`, "sh", a, SSHD, s.sshdCfg)
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Cloneflags:   syscall.CLONE_NEWPID,
+			Unshareflags: syscall.CLONE_NEWNS,
+			Setpgid:      true,
+			Pdeathsig:    syscall.SIGKILL,
+		}
+	}
 	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	cmd.Dir = "/"
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		logf.Close()
 		return err
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: syscall.CLONE_NEWPID,
-		Setpgid:    true,
-		// If the test binary dies, sshd (and so its namespace) dies too.
-		Pdeathsig: syscall.SIGKILL,
 	}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -386,6 +426,57 @@ func (s *Server) start() error {
 		<-done
 		return fmt.Errorf("sshd did not report listening within %s", startTimeout)
 	}
+}
+
+// userID is the uid and gid of Options.User (the lab's sandbox uid).
+const userID = 1001
+
+// setUpUser writes passwd/group/shadow copies with the user added, and a
+// world-readable directory holding its home and authorized_keys. It returns
+// that directory.
+func (s *Server) setUpUser(t testing.TB, name string) (string, error) {
+	pub, err := os.MkdirTemp("", "sshdtest-user-")
+	if err != nil {
+		return "", err
+	}
+	t.Cleanup(func() { os.RemoveAll(pub) })
+	if err := os.Chmod(pub, 0o755); err != nil {
+		return "", err
+	}
+	home := filepath.Join(pub, "home")
+	if err := os.Mkdir(home, 0o755); err != nil {
+		return "", err
+	}
+	if err := os.Chown(home, userID, userID); err != nil {
+		return "", err
+	}
+	s.accounts = filepath.Join(s.Dir, "accounts")
+	if err := os.Mkdir(s.accounts, 0o700); err != nil {
+		return "", err
+	}
+	add := map[string]string{
+		"passwd": fmt.Sprintf("%s:x:%d:%d:%s:%s:/bin/sh\n", name, userID, userID, name, home),
+		"group":  fmt.Sprintf("%s:x:%d:\n", name, userID),
+		"shadow": fmt.Sprintf("%s:*:20000:0:99999:7:::\n", name),
+	}
+	for f, line := range add {
+		b, err := os.ReadFile(filepath.Join("/etc", f))
+		if err != nil {
+			return "", err
+		}
+		if len(b) > 0 && b[len(b)-1] != '\n' {
+			b = append(b, '\n')
+		}
+		mode := os.FileMode(0o644)
+		if f == "shadow" {
+			mode = 0o640
+		}
+		if err := os.WriteFile(filepath.Join(s.accounts, f), append(b, line...), mode); err != nil {
+			return "", err
+		}
+	}
+	s.User, s.UserHome = name, home
+	return pub, nil
 }
 
 // ensurePrivsepDir creates /run/sshd (root, 0755) when missing: sshd refuses

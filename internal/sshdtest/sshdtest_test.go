@@ -1,6 +1,7 @@
 package sshdtest_test
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -64,5 +65,23 @@ func TestKillTakesSessionsAndRestartKeepsKey(t *testing.T) {
 	out, err := exec.Command(sshBin, "-F", s.ConfigFile, s.Host, "true").CombinedOutput()
 	if err != nil {
 		t.Fatalf("ssh after Restart: %v\n%s", err, out)
+	}
+}
+
+// Options.User logs in as a non-root account that exists only inside sshd's
+// mount namespace: the host's /etc/passwd must not gain it.
+func TestNonRootUser(t *testing.T) {
+	t.Parallel()
+	s := sshdtest.StartWith(t, sshdtest.Options{User: "sandbox"})
+	sshBin := testenv.RequireBinary(t, "ssh")
+	out, err := exec.Command(sshBin, "-F", s.ConfigFile, s.Host, "id -un; echo $HOME").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ssh: %v\n%s", err, out)
+	}
+	if want := "sandbox\n" + s.UserHome + "\n"; string(out) != want {
+		t.Fatalf("got %q, want %q", out, want)
+	}
+	if b, _ := os.ReadFile("/etc/passwd"); strings.Contains(string(b), "\nsandbox:x:1001") {
+		t.Fatal("the host's /etc/passwd gained the test user")
 	}
 }
