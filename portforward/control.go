@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -33,11 +34,17 @@ func ServeControl(ctx context.Context, path string, status func() Status) error 
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("replacing control socket %s: %w", path, err)
 	}
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	var l *net.UnixListener
+	err := viaShortPath(path, func(p string) (err error) {
+		l, err = net.ListenUnix("unix", &net.UnixAddr{Name: p, Net: "unix"})
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("control socket %s: %w", path, err)
 	}
-	l.SetUnlinkOnClose(true)
+	// Unlinked by hand: the name bound may be a /proc/self/fd alias that
+	// is gone by the time the listener closes.
+	l.SetUnlinkOnClose(false)
 	// The directory is 0700 already; the socket is tightened too so that
 	// moving it elsewhere cannot widen access.
 	if err := os.Chmod(path, 0o600); err != nil {
@@ -47,6 +54,7 @@ func ServeControl(ctx context.Context, path string, status func() Status) error 
 	go func() {
 		<-ctx.Done()
 		l.Close()
+		os.Remove(path)
 	}()
 	go func() {
 		for {
@@ -71,7 +79,11 @@ func QueryControl(ctx context.Context, path string) (Status, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", path)
+	var c net.Conn
+	err := viaShortPath(path, func(p string) (err error) {
+		c, err = d.DialContext(ctx, "unix", p)
+		return err
+	})
 	if err != nil {
 		return s, fmt.Errorf("control socket: %w", err)
 	}
@@ -83,4 +95,22 @@ func QueryControl(ctx context.Context, path string) (Status, error) {
 		return s, fmt.Errorf("control socket %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// unixPathMax is the kernel's sun_path size less the terminating NUL.
+const unixPathMax = 107
+
+// viaShortPath calls f with path, or, when path is too long for a unix
+// socket address (a deep $HOME), with /proc/self/fd/<dir>/<name>, which
+// the kernel resolves to the same file while the directory is open.
+func viaShortPath(path string, f func(string) error) error {
+	if len(path) <= unixPathMax {
+		return f(path)
+	}
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return f(fmt.Sprintf("/proc/self/fd/%d/%s", dir.Fd(), filepath.Base(path)))
 }

@@ -1,7 +1,6 @@
 package portforward
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,25 +36,16 @@ type Paths struct {
 	Lock    string
 }
 
-// unixPathMax leaves room below the kernel's 108-byte sun_path.
-const unixPathMax = 104
-
 // PathsFor names the files of the forward of sandbox on port inside dir
-// (~/.nemoclaw/state/forwards). The control socket falls back to a short
-// hashed name when the readable one would not fit in a unix socket path.
+// (~/.nemoclaw/state/forwards).
 func PathsFor(dir, sandbox string, port int) Paths {
 	base := fmt.Sprintf("%s-%d", sandbox, port)
-	p := Paths{
+	return Paths{
 		State:   filepath.Join(dir, base+".json"),
 		Control: filepath.Join(dir, base+".sock"),
 		Log:     filepath.Join(dir, base+".log"),
 		Lock:    filepath.Join(dir, base+".lock"),
 	}
-	if len(p.Control) > unixPathMax {
-		sum := sha256.Sum256([]byte(base))
-		p.Control = filepath.Join(dir, fmt.Sprintf("%x.sock", sum[:6]))
-	}
-	return p
 }
 
 // EnsureDir creates dir (and missing parents) 0700 and tightens an existing

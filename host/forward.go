@@ -1,0 +1,606 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/urfave/cli/v2"
+
+	"github.com/nemoclaw/nemoclaw-go/host/registry"
+	"github.com/nemoclaw/nemoclaw-go/portforward"
+	"github.com/nemoclaw/nemoclaw-go/sandboxexec"
+)
+
+// The supervised dashboard forward (SPEC §6) as the operator drives it:
+// `<name> forward start|stop|status`, `forward list`, and the hidden
+// `forward-daemon` that `forward start` launches detached.
+//
+// Decisions where the spec is silent:
+//   - "Healthy" is: the state record's daemon is proven ours (pid alive,
+//     command line ours for this sandbox and port, control socket answering
+//     with the same forward id) and an HTTP GET / through the port gets any
+//     HTTP answer. Ours but not healthy is stopped (after the proof) and
+//     replaced; a record whose daemon is gone is removed and replaced.
+//   - A daemon that becomes ready (listener bound, SSH connected with the
+//     host key verified) but through which the dashboard does not answer is
+//     left running, because it will serve as soon as the gateway is back;
+//     the command still exits 4 and says so.
+//   - `forward stop` with nothing of ours running exits 0 (the goal "no
+//     forward of ours" holds); `forward status` exits 4 unless healthy.
+
+// Two environment knobs, read through inv.Getenv:
+//   - NEMOCLAW_FORWARD_BINARY: the executable started as the daemon
+//     (default: this executable). Needed when this process is a temporary
+//     build (go run) or a test binary.
+//   - NEMOCLAW_FORWARD_REMOTE_HOST: the host dialled inside the sandbox
+//     (default 127.0.0.1). Tests run sshd in the host's own network
+//     namespace, where 127.0.0.1:<port> would be the forward itself.
+
+// defaultDashboardPort is OpenClaw's dashboard port (SPEC §3.2).
+const defaultDashboardPort = 18789
+
+// forwardStopGrace is how long a stopped daemon may take to exit on TERM
+// before it is killed.
+const forwardStopGrace = 5 * time.Second
+
+// forwardPort is the port of SPEC §3.2: the registry's dashboardPort when
+// valid, else NEMOCLAW_DASHBOARD_PORT, else 18789. The same port is used on
+// the host and inside the sandbox.
+func (inv *Invocation) forwardPort(sb *registry.Sandbox) int {
+	if sb != nil && sb.DashboardPort > 0 && sb.DashboardPort < 65536 {
+		return sb.DashboardPort
+	}
+	if p, err := strconv.Atoi(inv.Getenv("NEMOCLAW_DASHBOARD_PORT")); err == nil && p > 0 && p < 65536 {
+		return p
+	}
+	return defaultDashboardPort
+}
+
+func (inv *Invocation) forwardDir() string {
+	return filepath.Join(registry.StateDir(inv.Home()), "forwards")
+}
+
+func forwardURL(port int) string { return fmt.Sprintf("http://127.0.0.1:%d/", port) }
+
+// forwardLookup loads the registry entry of name (exit 1 when unknown, 2
+// when the registry does not parse).
+func (inv *Invocation) forwardLookup(name string) (*registry.Sandbox, error) {
+	if err := ValidateSandboxName(name); err != nil {
+		return nil, err
+	}
+	reg, err := registry.Load(registry.DefaultPath(inv.Home()))
+	if err != nil {
+		return nil, err
+	}
+	sb, ok := reg.Sandboxes[name]
+	if !ok {
+		return nil, withCode(ExitFailed, fmt.Errorf("sandbox '%s' does not exist in %s", name, registry.DefaultPath(inv.Home())),
+			fmt.Sprintf("run '%s list' to see the registered sandboxes", inv.Brand.Name))
+	}
+	return sb, nil
+}
+
+// forwardLock serialises start and stop of one forward (sandbox and port)
+// across processes, so two recoveries never start two daemons.
+func forwardLock(ctx context.Context, path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("locking forward: %w", err)
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("locking forward: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// forwardReport is one forward as `forward start|status|list` report it.
+type forwardReport struct {
+	Sandbox string `json:"sandbox"`
+	Port    int    `json:"port"`
+	// State: healthy | unhealthy | running (list: ours, not probed) |
+	// dead (a record whose daemon is gone) | absent | foreign.
+	State  string `json:"state"`
+	Action string `json:"action,omitempty"` // start: kept | started | replaced
+	PID    int    `json:"pid,omitempty"`
+	ID     string `json:"id,omitempty"`
+	// URL is set only for a forward proven ours (SPEC §6: never hand a
+	// foreign listener the dashboard URL).
+	URL        string                `json:"url,omitempty"`
+	HTTPStatus int                   `json:"httpStatus,omitempty"`
+	Detail     string                `json:"detail,omitempty"`
+	Holder     *portforward.Holder   `json:"holder,omitempty"`
+	Counters   *portforward.Counters `json:"counters,omitempty"`
+	Log        string                `json:"log,omitempty"`
+}
+
+// inspectForward says what holds sandbox's forward port now, without
+// changing anything.
+func (inv *Invocation) inspectForward(ctx context.Context, name string, port int, probe bool) (forwardReport, portforward.State, bool) {
+	r := forwardReport{Sandbox: name, Port: port}
+	paths := portforward.PathsFor(inv.forwardDir(), name, port)
+	st, err := portforward.ReadState(paths.State)
+	haveState := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		r.Detail = err.Error()
+	}
+	if haveState {
+		r.Log = st.Log
+		status, verr := portforward.Verify(ctx, st)
+		if verr == nil {
+			r.PID, r.ID = st.PID, st.ID
+			c := status.Counters
+			r.Counters = &c
+			if !probe {
+				r.State = "running"
+				r.URL = forwardURL(port)
+				return r, st, true
+			}
+			code, perr := portforward.ProbeHTTP(ctx, port)
+			if perr == nil {
+				r.State, r.HTTPStatus, r.URL = "healthy", code, forwardURL(port)
+				return r, st, true
+			}
+			r.State = "unhealthy"
+			r.Detail = perr.Error()
+			if c.LastError != "" {
+				r.Detail += "; daemon's last error: " + c.LastError
+			}
+			return r, st, true
+		}
+		r.State = "dead"
+		r.Detail = verr.Error()
+	}
+	if h, held := portforward.PortHolder(port); held {
+		r.State = "foreign"
+		r.Holder = &h
+		r.PID, r.ID, r.URL, r.Counters = 0, "", "", nil
+		if r.Detail == "" {
+			r.Detail = (&portforward.ForeignListenerError{Port: port, Holder: h}).Error()
+		}
+		return r, st, haveState
+	}
+	if !haveState {
+		r.State = "absent"
+	}
+	return r, st, haveState
+}
+
+// ensureForward makes sure a healthy forward of ours serves sandbox name on
+// port: kept when already healthy, otherwise (re)started. A port held by
+// anything that is not ours is a *portforward.ForeignListenerError (exit
+// 4), and that process is left alone. It is what `forward start` runs and
+// what recovery calls after the gateway is up.
+func (inv *Invocation) ensureForward(ctx context.Context, name string, sb *registry.Sandbox, port int) (forwardReport, error) {
+	dir := inv.forwardDir()
+	if err := portforward.EnsureDir(dir); err != nil {
+		return forwardReport{Sandbox: name, Port: port}, err
+	}
+	paths := portforward.PathsFor(dir, name, port)
+	unlock, err := forwardLock(ctx, paths.Lock)
+	if err != nil {
+		return forwardReport{Sandbox: name, Port: port}, err
+	}
+	defer unlock()
+
+	r, st, haveState := inv.inspectForward(ctx, name, port, true)
+	action := "started"
+	switch r.State {
+	case "healthy":
+		r.Action = "kept"
+		return r, nil
+	case "unhealthy":
+		// Proven ours: safe to stop, then replace below.
+		if err := portforward.StopDaemon(ctx, paths, st, forwardStopGrace); err != nil {
+			return r, fmt.Errorf("stopping the unhealthy forward daemon: %w", err)
+		}
+		action = "replaced"
+	case "dead", "foreign":
+		if haveState {
+			// Never signalled: the record does not prove the pid is ours.
+			portforward.RemoveStale(paths, st)
+			action = "replaced"
+		}
+	}
+
+	l, err := portforward.Listen(port)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			h, _ := portforward.PortHolder(port)
+			return forwardReport{Sandbox: name, Port: port, State: "foreign", Holder: &h},
+				withCode(ExitForward, &portforward.ForeignListenerError{Port: port, Holder: h},
+					fmt.Sprintf("stop that process or give sandbox '%s' another dashboardPort, then run '%s %s forward start'", name, inv.Brand.Name, name))
+		}
+		return forwardReport{Sandbox: name, Port: port}, withCode(ExitForward, err, "")
+	}
+	defer l.Close()
+
+	bin := inv.Getenv("NEMOCLAW_FORWARD_BINARY")
+	if bin == "" {
+		if bin, err = os.Executable(); err != nil {
+			return forwardReport{Sandbox: name, Port: port}, fmt.Errorf("finding the nemoclaw executable: %w", err)
+		}
+	}
+	remoteHost := inv.Getenv("NEMOCLAW_FORWARD_REMOTE_HOST")
+	if remoteHost == "" {
+		remoteHost = "127.0.0.1"
+	}
+	id := uuid.NewString()
+	args := []string{forwardDaemonCommand,
+		"--sandbox", name, "--port", strconv.Itoa(port), "--id", id,
+		"--remote", net.JoinHostPort(remoteHost, strconv.Itoa(port)),
+		"--listen-fd", strconv.Itoa(portforward.ListenerFD), "--ready-fd", strconv.Itoa(portforward.ReadyFD)}
+	pid, err := portforward.StartDaemon(ctx, portforward.StartOptions{
+		Binary:   bin,
+		Args:     args,
+		Env:      inv.forwardDaemonEnv(),
+		Paths:    paths,
+		Listener: l,
+	})
+	if err != nil {
+		return forwardReport{Sandbox: name, Port: port, State: "absent", Log: paths.Log},
+			fmt.Errorf("starting the forward for sandbox '%s': %w", name, err)
+	}
+	r = forwardReport{Sandbox: name, Port: port, Action: action, PID: pid, ID: id, Log: paths.Log, URL: forwardURL(port)}
+	code, perr := portforward.ProbeHTTP(ctx, port)
+	if perr != nil {
+		r.State, r.Detail = "unhealthy", perr.Error()
+		return r, withCode(ExitForward, fmt.Errorf("the forward daemon runs (pid %d) but the dashboard in sandbox '%s' did not answer through it: %w", pid, name, perr),
+			fmt.Sprintf("check the gateway with '%s %s status'; the forward serves by itself once it answers", inv.Brand.Name, name))
+	}
+	r.State, r.HTTPStatus = "healthy", code
+	return r, nil
+}
+
+// forwardDaemonEnv is the daemon's environment: the process's own, with
+// the invocation's view of HOME (registry, state) and of the SSH agent.
+func (inv *Invocation) forwardDaemonEnv() []string {
+	env := os.Environ()
+	for _, k := range []string{"HOME", "SSH_AUTH_SOCK", "USER"} {
+		if v := inv.Getenv(k); v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+// stopForward stops our daemon for name and port, after proving it is
+// ours. A stale record is removed; nothing else is ever signalled.
+func (inv *Invocation) stopForward(ctx context.Context, name string, port int) (forwardReport, error) {
+	dir := inv.forwardDir()
+	paths := portforward.PathsFor(dir, name, port)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return forwardReport{Sandbox: name, Port: port, State: "absent", Action: "none"}, nil
+	}
+	unlock, err := forwardLock(ctx, paths.Lock)
+	if err != nil {
+		return forwardReport{Sandbox: name, Port: port}, err
+	}
+	defer unlock()
+	r, st, haveState := inv.inspectForward(ctx, name, port, false)
+	switch {
+	case r.State == "running":
+		if err := portforward.StopDaemon(ctx, paths, st, forwardStopGrace); err != nil {
+			return r, fmt.Errorf("stopping the forward daemon: %w", err)
+		}
+		return forwardReport{Sandbox: name, Port: port, State: "absent", Action: "stopped", PID: st.PID, ID: st.ID}, nil
+	case haveState:
+		portforward.RemoveStale(paths, st)
+		r.Action = "removed-stale"
+	default:
+		r.Action = "none"
+	}
+	return r, nil
+}
+
+func (inv *Invocation) forwardSandboxCommand() *cli.Command {
+	action := func(run func(c *cli.Context, name string, sb *registry.Sandbox, port int) error) cli.ActionFunc {
+		return func(c *cli.Context) error {
+			name, rest, _ := sandboxArgs(c)
+			if len(rest) > 0 {
+				return usageErrorf("forward %s: unexpected argument %q", c.Command.Name, rest[0])
+			}
+			sb, err := inv.forwardLookup(name)
+			if err != nil {
+				return err
+			}
+			return run(c, name, sb, inv.forwardPort(sb))
+		}
+	}
+	return &cli.Command{
+		Name:  "forward",
+		Usage: "manage the supervised dashboard forward (start|stop|status)",
+		Action: func(c *cli.Context) error {
+			return usageErrorf("forward: want start, stop or status")
+		},
+		Subcommands: []*cli.Command{
+			{
+				Name:  "start",
+				Usage: "start the forward on 127.0.0.1:<port> (kept when already healthy)",
+				Flags: commonFlags(),
+				Action: action(func(c *cli.Context, name string, sb *registry.Sandbox, port int) error {
+					ctx := c.Context
+					if d := c.Duration("timeout"); d > 0 {
+						var cancel context.CancelFunc
+						ctx, cancel = context.WithTimeout(ctx, d)
+						defer cancel()
+					}
+					r, err := inv.ensureForward(ctx, name, sb, port)
+					return inv.printForward(c, r, err)
+				}),
+			},
+			{
+				Name:  "stop",
+				Usage: "stop our forward daemon for this sandbox and port (never anything else)",
+				Flags: commonFlags(),
+				Action: action(func(c *cli.Context, name string, _ *registry.Sandbox, port int) error {
+					r, err := inv.stopForward(c.Context, name, port)
+					return inv.printForward(c, r, err)
+				}),
+			},
+			{
+				Name:  "status",
+				Usage: "show whether the forward is ours and healthy",
+				Flags: commonFlags(),
+				Action: action(func(c *cli.Context, name string, _ *registry.Sandbox, port int) error {
+					r, _, _ := inv.inspectForward(c.Context, name, port, true)
+					var err error
+					if r.State != "healthy" {
+						err = silentError{ExitForward}
+					}
+					return inv.printForward(c, r, err)
+				}),
+			},
+		},
+	}
+}
+
+func (inv *Invocation) forwardListCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "forward",
+		Usage: "forwards on this machine (forward list)",
+		Action: func(c *cli.Context) error {
+			return usageErrorf("forward: want 'list', or '<name> forward start|stop|status'")
+		},
+		Subcommands: []*cli.Command{{
+			Name:  "list",
+			Usage: "list the forward daemons recorded on this machine",
+			Flags: commonFlags(),
+			Action: func(c *cli.Context) error {
+				if c.Args().Len() > 0 {
+					return usageErrorf("forward list: unexpected argument %q", c.Args().First())
+				}
+				states, errs := portforward.ListStates(inv.forwardDir())
+				reports := []forwardReport{}
+				for _, st := range states {
+					r, _, _ := inv.inspectForward(c.Context, st.Sandbox, st.Port, false)
+					reports = append(reports, r)
+				}
+				if c.Bool("json") {
+					return json.NewEncoder(inv.Stdout).Encode(reports)
+				}
+				for _, err := range errs {
+					fmt.Fprintf(inv.Stderr, "%s: %v\n", inv.Brand.Name, err)
+				}
+				if len(reports) == 0 {
+					fmt.Fprintln(inv.Stdout, "  No forwards recorded.")
+					return nil
+				}
+				for _, r := range reports {
+					fmt.Fprintf(inv.Stdout, "  %-24s %-6d %-8s %s\n", r.Sandbox, r.Port, r.State, forwardSummary(r))
+				}
+				return nil
+			},
+		}},
+	}
+}
+
+// forwardSummary is the one-line detail of a report for people.
+func forwardSummary(r forwardReport) string {
+	switch r.State {
+	case "healthy", "running":
+		s := fmt.Sprintf("%s pid %d", r.URL, r.PID)
+		if r.Counters != nil {
+			s += fmt.Sprintf(", %d active / %d total connections, %d reconnects", r.Counters.ActiveConnections, r.Counters.TotalConnections, r.Counters.Reconnects)
+			if !r.Counters.Connected {
+				s += ", reconnecting"
+			}
+		}
+		return s
+	case "foreign":
+		if r.Holder != nil && r.Holder.PID > 0 {
+			return fmt.Sprintf("held by pid %d (%s), not ours", r.Holder.PID, r.Holder.Command)
+		}
+		return "held by a process that is not ours"
+	default:
+		return r.Detail
+	}
+}
+
+// printForward renders a start/stop/status result and passes err on for
+// the exit code. JSON goes to stdout only; with an error the human text
+// goes to stderr through reportError.
+func (inv *Invocation) printForward(c *cli.Context, r forwardReport, err error) error {
+	if c.Bool("json") {
+		out := struct {
+			forwardReport
+			ExitCode int    `json:"exitCode"`
+			Error    string `json:"error,omitempty"`
+		}{forwardReport: r, ExitCode: exitCode(err)}
+		if err != nil && !isSilent(err) {
+			out.Error = err.Error()
+		}
+		json.NewEncoder(inv.Stdout).Encode(out)
+		if err != nil {
+			return silentError{exitCode(err)}
+		}
+		return nil
+	}
+	if c.Bool("quiet") && err == nil {
+		return nil
+	}
+	switch {
+	case r.Action == "kept":
+		fmt.Fprintf(inv.Stdout, "  Forward already running for '%s': %s (pid %d), left as is.\n", r.Sandbox, r.URL, r.PID)
+	case (r.Action == "started" || r.Action == "replaced") && err == nil:
+		verb := "started"
+		if r.Action == "replaced" {
+			verb = "replaced a stale forward"
+		}
+		fmt.Fprintf(inv.Stdout, "  Forward %s for '%s': %s (pid %d).\n", verb, r.Sandbox, r.URL, r.PID)
+	case r.Action == "stopped":
+		fmt.Fprintf(inv.Stdout, "  Forward for '%s' on port %d stopped (pid %d).\n", r.Sandbox, r.Port, r.PID)
+	case r.Action == "removed-stale":
+		fmt.Fprintf(inv.Stdout, "  No forward of ours was running for '%s' on port %d; removed its stale record (%s).\n", r.Sandbox, r.Port, r.Detail)
+	case r.Action == "none":
+		fmt.Fprintf(inv.Stdout, "  No forward of ours is running for '%s' on port %d.\n", r.Sandbox, r.Port)
+	case r.Action == "" && err == nil || isSilent(err):
+		fmt.Fprintf(inv.Stdout, "  Forward for '%s' on port %d: %s", r.Sandbox, r.Port, r.State)
+		if d := forwardSummary(r); d != "" {
+			fmt.Fprintf(inv.Stdout, " (%s)", d)
+		}
+		fmt.Fprintln(inv.Stdout)
+	}
+	if r.State == "foreign" && r.Action != "" && r.Action != "stopped" && err == nil {
+		fmt.Fprintf(inv.Stdout, "  Port %d is held by %s; it was left running.\n", r.Port, forwardSummary(r))
+	}
+	return err
+}
+
+// forwardDaemonCommand is the hidden command `forward start` launches.
+const forwardDaemonCommand = portforward.DaemonCommand
+
+func (inv *Invocation) forwardDaemonCmd() *cli.Command {
+	return &cli.Command{
+		Name:   forwardDaemonCommand,
+		Hidden: true,
+		Usage:  "run the dashboard forward of one sandbox (started by 'forward start')",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "sandbox", Required: true},
+			&cli.IntFlag{Name: "port", Required: true},
+			&cli.StringFlag{Name: "id", Required: true},
+			&cli.StringFlag{Name: "remote", Usage: "address inside the sandbox (default 127.0.0.1:<port>)"},
+			&cli.IntFlag{Name: "listen-fd", Usage: "inherited listening socket (default: bind 127.0.0.1:<port>)"},
+			&cli.IntFlag{Name: "ready-fd", Usage: "pipe that receives the ready line"},
+		},
+		Action: inv.runForwardDaemon,
+	}
+}
+
+func (inv *Invocation) runForwardDaemon(c *cli.Context) error {
+	name, port, id := c.String("sandbox"), c.Int("port"), c.String("id")
+	remote := c.String("remote")
+	if remote == "" {
+		remote = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	}
+	var ready *os.File
+	if fd := c.Int("ready-fd"); fd > 0 {
+		ready = os.NewFile(uintptr(fd), "ready")
+	}
+	var rw interface {
+		Write([]byte) (int, error)
+		Close() error
+	}
+	if ready != nil {
+		rw = ready
+	}
+	// The daemon has no terminal (own session); a stray SIGHUP from a
+	// parent's session teardown must not end it.
+	signal.Ignore(syscall.SIGHUP)
+	logger := log.New(inv.Stderr, "", log.LstdFlags|log.LUTC)
+	fail := func(err error) error {
+		if rw != nil {
+			code := exitCode(err)
+			if code == ExitOK {
+				code = ExitForward
+			}
+			json.NewEncoder(rw).Encode(map[string]any{"ok": false, "error": err.Error(), "exitCode": code})
+			rw.Close()
+		}
+		logger.Printf("forward daemon: %v", err)
+		return err
+	}
+	if err := ValidateSandboxName(name); err != nil {
+		return fail(err)
+	}
+	sb, err := inv.forwardLookup(name)
+	if err != nil {
+		return fail(err)
+	}
+	var l net.Listener
+	if fd := c.Int("listen-fd"); fd > 0 {
+		f := os.NewFile(uintptr(fd), "listener")
+		l, err = net.FileListener(f)
+		f.Close()
+		if err != nil {
+			return fail(fmt.Errorf("inherited listener: %w", err))
+		}
+		if a, ok := l.Addr().(*net.TCPAddr); !ok || !a.IP.Equal(net.IPv4(127, 0, 0, 1)) || a.Port != port {
+			l.Close()
+			return fail(fmt.Errorf("inherited listener is %s, want 127.0.0.1:%d", l.Addr(), port))
+		}
+	} else if l, err = portforward.Listen(port); err != nil {
+		return fail(err)
+	}
+	dir := inv.forwardDir()
+	cfg := portforward.DaemonConfig{
+		Sandbox:  name,
+		Port:     port,
+		Remote:   remote,
+		ID:       id,
+		Paths:    portforward.PathsFor(dir, name, port),
+		Listener: l,
+		Connect:  inv.forwardConnector(name, sb),
+		Logf:     logger.Printf,
+	}
+	if rw != nil {
+		cfg.Ready = rw
+	}
+	return portforward.RunDaemon(c.Context, cfg)
+}
+
+// forwardConnector opens a fresh transport connection to the sandbox for
+// each (re)connect: for SSH a full handshake, so the host key is verified
+// again every time.
+func (inv *Invocation) forwardConnector(name string, sb *registry.Sandbox) portforward.Connector {
+	return func(ctx context.Context) (portforward.Upstream, error) {
+		t, err := inv.forwardOpenTransport(ctx, name, sb)
+		if err != nil {
+			return nil, err
+		}
+		return t, nil
+	}
+}
+
+// forwardOpenTransport is a stand-in until host/transport.go's
+// openTransport exists: SSH from the registry's transport object only.
+func (inv *Invocation) forwardOpenTransport(ctx context.Context, name string, sb *registry.Sandbox) (sandboxexec.Transport, error) {
+	if sb.Transport == nil || sb.Transport.Kind != registry.KindSSH {
+		return nil, fmt.Errorf("sandbox '%s': only the ssh transport can carry a forward in this build", name)
+	}
+	return sandboxexec.DialSSH(ctx, sandboxexec.SSHTarget{ConfigFile: sb.Transport.SSHConfig, Host: sb.Transport.Host},
+		sandboxexec.SSHOptions{Getenv: inv.Getenv, Name: name})
+}
