@@ -8,13 +8,13 @@ import (
 // (`list`, `status`, `recover --all`, `forward list`, `debug payload`, ...).
 // Each lives in the file named for it.
 func globalCommands(inv *Invocation) []*cli.Command {
-	return []*cli.Command{inv.debugCommand()}
+	return []*cli.Command{inv.debugCommand(), inv.forwardListCommand(), inv.forwardDaemonCmd()}
 }
 
 // sandboxActions are the `<name> <action>` commands (SPEC §2.2). Each action
 // receives the sandbox name as its first argument (see sandboxArgs).
 func sandboxActions(inv *Invocation) []*cli.Command {
-	return []*cli.Command{}
+	return []*cli.Command{inv.forwardSandboxCommand()}
 }
 
 func (inv *Invocation) sandboxCommand() *cli.Command {
