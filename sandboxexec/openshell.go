@@ -1,0 +1,397 @@
+package sandboxexec
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nemoclaw/nemoclaw-go/templates"
+)
+
+// OpenShellNotFound is the message SPEC §4.2 fixes for a missing CLI.
+const OpenShellNotFound = "openshell CLI not found. Install OpenShell before using sandbox commands."
+
+// openShellCallTimeout bounds `sandbox get` and `sandbox ssh-config`, which
+// talk to the OpenShell gateway and could otherwise hang a run. Hang
+// protection; ctx can cut it shorter.
+const openShellCallTimeout = 60 * time.Second
+
+// OpenShellNotFoundError: no openshell binary where §4.2 looks. Exit 3:
+// the sandbox cannot be inspected.
+type OpenShellNotFoundError struct{}
+
+func (*OpenShellNotFoundError) Error() string { return OpenShellNotFound }
+func (*OpenShellNotFoundError) ExitCode() int { return exitUnreachable }
+
+// OpenShellOptions are the local facts DialOpenShell needs.
+type OpenShellOptions struct {
+	// Getenv reads NEMOCLAW_OPENSHELL_BIN, PATH and HOME (and what
+	// DialSSH reads). Nil means os.Getenv.
+	Getenv func(string) string
+	// ExecOnly skips `sandbox ssh-config` and uses the exec fallback.
+	ExecOnly bool
+}
+
+// ResolveOpenShell finds the openshell CLI (SPEC §4.2):
+// NEMOCLAW_OPENSHELL_BIN (must be absolute), then PATH, then
+// ~/.local/bin/openshell, then /usr/local/bin/openshell.
+func ResolveOpenShell(getenv func(string) string) (string, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if p := getenv("NEMOCLAW_OPENSHELL_BIN"); p != "" {
+		if !filepath.IsAbs(p) {
+			return "", &ConfigError{Path: "NEMOCLAW_OPENSHELL_BIN", Err: fmt.Errorf("%q is not an absolute path", p)}
+		}
+		if !isExecutable(p) {
+			return "", &ConfigError{Path: "NEMOCLAW_OPENSHELL_BIN", Err: fmt.Errorf("%s is not an executable file", p)}
+		}
+		return p, nil
+	}
+	for _, dir := range filepath.SplitList(getenv("PATH")) {
+		if dir == "" || !filepath.IsAbs(dir) {
+			continue // a relative PATH entry would depend on the cwd
+		}
+		if p := filepath.Join(dir, "openshell"); isExecutable(p) {
+			return p, nil
+		}
+	}
+	var candidates []string
+	if home := getenv("HOME"); home != "" {
+		candidates = append(candidates, filepath.Join(home, ".local", "bin", "openshell"))
+	}
+	candidates = append(candidates, "/usr/local/bin/openshell")
+	for _, p := range candidates {
+		if isExecutable(p) {
+			return p, nil
+		}
+	}
+	return "", &OpenShellNotFoundError{}
+}
+
+func isExecutable(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0
+}
+
+// DialOpenShell opens a transport to an OpenShell sandbox (SPEC §4.2):
+// the phase check first, then SSH over the ProxyCommand of
+// `openshell sandbox ssh-config`, or, when OpenShell cannot give an
+// ssh-config, the exec-only fallback (*OpenShellExecTransport).
+//
+// A connection failure through a config OpenShell gave is reported as is
+// (exit 3, or 6 for a host key), not hidden by falling back: the fallback
+// would then fail later and less clearly, and could not forward anyway.
+func DialOpenShell(ctx context.Context, name string, opts OpenShellOptions) (Transport, error) {
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	bin, err := ResolveOpenShell(getenv)
+	if err != nil {
+		return nil, err
+	}
+	if err := openShellPhase(ctx, bin, name); err != nil {
+		return nil, err
+	}
+	if !opts.ExecOnly {
+		cfg, err := openShellCall(ctx, bin, "sandbox", "ssh-config", name)
+		if err == nil && len(bytes.TrimSpace(cfg.stdout)) > 0 {
+			return dialOpenShellSSH(ctx, name, cfg.stdout, getenv)
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("openshell sandbox ssh-config %s: %w", name, ctx.Err())
+		}
+	}
+	return &OpenShellExecTransport{bin: bin, name: name}, nil
+}
+
+// openShellPhase runs `openshell sandbox get <name>`: NotFound means the
+// sandbox is gone (exit 1, registry kept); any other failure, or a phase
+// other than Ready, means it cannot be inspected now (exit 3) and the
+// message is OpenShell's.
+func openShellPhase(ctx context.Context, bin, name string) error {
+	res, err := openShellCall(ctx, bin, "sandbox", "get", name)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("openshell sandbox get %s: %w", name, ctx.Err())
+		}
+		msg := res.message()
+		if strings.Contains(msg, "NotFound") || strings.Contains(strings.ToLower(msg), "not found") {
+			return &SandboxMissingError{Name: name, Detail: msg}
+		}
+		if msg == "" {
+			msg = err.Error()
+		}
+		return &UnreachableError{Host: name, Op: "openshell sandbox get", Err: errors.New(msg)}
+	}
+	if m := phaseLine.FindSubmatch(res.stdout); m != nil {
+		if phase := string(m[1]); !strings.EqualFold(phase, "Ready") && !strings.EqualFold(phase, "Running") {
+			return &UnreachableError{Host: name, Op: "inspect", Err: fmt.Errorf("OpenShell reports the sandbox phase as %s, not Ready", phase)}
+		}
+	}
+	return nil
+}
+
+var phaseLine = regexp.MustCompile(`(?m)^\s*Phase:\s*(\S+)`)
+
+// dialOpenShellSSH writes OpenShell's ssh-config to a private temporary
+// file (it can carry a token in the ProxyCommand), dials its first Host,
+// and removes the file: everything needed is read at dial time.
+func dialOpenShellSSH(ctx context.Context, name string, config []byte, getenv func(string) string) (Transport, error) {
+	alias, err := FirstHostAlias(bytes.NewReader(config))
+	if err != nil {
+		return nil, &UnreachableError{Host: name, Op: "read openshell sandbox ssh-config of", Err: err}
+	}
+	dir, err := os.MkdirTemp("", "nemoclaw-openshell-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "ssh_config")
+	if err := os.WriteFile(path, config, 0o600); err != nil {
+		return nil, err
+	}
+	tr, err := DialSSH(ctx, SSHTarget{ConfigFile: path, Host: alias}, SSHOptions{Getenv: getenv, Name: name})
+	if err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			// The file is OpenShell's output, not the operator's: say so.
+			return nil, &UnreachableError{Host: name, Op: "use openshell sandbox ssh-config of", Err: ce.Err}
+		}
+		return nil, err
+	}
+	return tr, nil
+}
+
+type callResult struct {
+	stdout, stderr []byte
+}
+
+// message is what OpenShell said, for errors: stderr, else stdout.
+func (r callResult) message() string {
+	if s := strings.TrimSpace(string(r.stderr)); s != "" {
+		return s
+	}
+	return strings.TrimSpace(string(r.stdout))
+}
+
+func openShellCall(ctx context.Context, bin string, args ...string) (callResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, openShellCallTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
+	err := cmd.Run()
+	return callResult{stdout.Bytes(), stderr.Bytes()}, err
+}
+
+// OpenShellExecTransport runs commands with `openshell sandbox exec`. It is
+// the fallback when OpenShell gives no ssh-config: commands only, no Dial,
+// and one openshell process per command.
+//
+// The script travels base64-encoded in argv, because OpenShell does not
+// reliably pass stdin through: callers that push a payload should put it in
+// Command.Script rather than Stdin when the transport is this type. Stdin is
+// still handed to openshell, for what it passes.
+type OpenShellExecTransport struct {
+	bin, name string
+}
+
+var _ Transport = (*OpenShellExecTransport)(nil)
+
+// envName is what a shell accepts as a variable name.
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// execWrapper is the `sh -c` program: print the start marker on both
+// streams (whatever OpenShell printed before it is its own preamble), then
+// decode and evaluate the script. `eval` keeps the script's `exit N`.
+const execWrapper = `printf '%s\n' "$1"; printf '%s\n' "$1" >&2; eval "$(printf '%s' "$2" | base64 -d)"`
+
+// Run executes cmd through `openshell sandbox exec --name <name> -- sh -c
+// <wrapper> <marker> <base64 script>`. Env becomes quoted `export` lines
+// ahead of the script (names that are not shell names are dropped).
+//
+// Outcome: the marker seen and openshell exited N → Exited N (OpenShell
+// reports a remote signal death as a status; it cannot be told apart).
+// No marker on stdout → the command never started: an *UnreachableError
+// carrying what openshell printed.
+func (t *OpenShellExecTransport) Run(ctx context.Context, c Command) (Outcome, error) {
+	marker, err := startMarker()
+	if err != nil {
+		return Outcome{Kind: Indeterminate}, err
+	}
+	var script strings.Builder
+	keys := make([]string, 0, len(c.Env))
+	for k := range c.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if envName.MatchString(k) && !strings.ContainsRune(c.Env[k], 0) {
+			fmt.Fprintf(&script, "export %s=%s\n", k, templates.Quote(c.Env[k]))
+		}
+	}
+	script.WriteString(c.Script)
+	encoded := base64.StdEncoding.EncodeToString([]byte(script.String()))
+
+	stdout := newMarkerWriter(marker, c.Stdout)
+	stderr := newMarkerWriter(marker, c.Stderr)
+	cmd := exec.Command(t.bin, "sandbox", "exec", "--name", t.name, "--", "sh", "-c", execWrapper, "sh", marker, encoded)
+	cmd.Stdin = c.Stdin
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = 2 * time.Second
+	if err := cmd.Start(); err != nil {
+		return Outcome{Kind: Indeterminate}, &UnreachableError{Host: t.name, Op: "run openshell sandbox exec on", Err: err}
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	var werr error
+	select {
+	case werr = <-waited:
+	case <-ctx.Done():
+		// TERM to openshell (it forwards or tears the exec down), then
+		// KILL if it lingers.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-waited:
+		case <-time.After(2 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-waited
+		}
+		return Outcome{Kind: Indeterminate}, fmt.Errorf("run on %s: %w", t.name, ctx.Err())
+	}
+	if !stdout.started() {
+		detail := strings.TrimSpace(stderr.preamble() + "\n" + stdout.preamble())
+		if detail == "" && werr != nil {
+			detail = werr.Error()
+		}
+		if detail == "" {
+			detail = "openshell exited without running the command"
+		}
+		return Outcome{Kind: Indeterminate}, &UnreachableError{Host: t.name, Op: "run openshell sandbox exec on", Err: errors.New(detail)}
+	}
+	var ee *exec.ExitError
+	switch {
+	case werr == nil:
+		return Outcome{Kind: Exited}, nil
+	case errors.As(werr, &ee):
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			// openshell itself was killed: the command's fate is unknown.
+			return Outcome{Kind: Indeterminate}, nil
+		}
+		return Outcome{Kind: Exited, Code: ee.ExitCode()}, nil
+	default:
+		return Outcome{Kind: Exited}, fmt.Errorf("copy command output: %w", werr)
+	}
+}
+
+// Dial is not possible through `openshell sandbox exec`.
+func (t *OpenShellExecTransport) Dial(_ context.Context, _, addr string) (net.Conn, error) {
+	return nil, fmt.Errorf("dial %s inside %s: not supported by the openshell exec fallback (it needs `openshell sandbox ssh-config` to work)", addr, t.name)
+}
+
+// Close has nothing to release: each Run is its own process.
+func (t *OpenShellExecTransport) Close() error { return nil }
+
+func startMarker() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return "@nemoclaw-exec-start-" + hex.EncodeToString(b), nil
+}
+
+// markerWriter drops everything up to and including the first line equal
+// to marker, then passes bytes through. What it dropped (the last 4 KiB) is
+// kept for error messages.
+type markerWriter struct {
+	mu     sync.Mutex
+	marker []byte
+	dst    io.Writer
+	found  bool
+	buf    []byte // before the marker
+}
+
+const preambleKeep = 4096
+
+func newMarkerWriter(marker string, dst io.Writer) *markerWriter {
+	if dst == nil {
+		dst = io.Discard
+	}
+	return &markerWriter{marker: []byte(marker + "\n"), dst: dst}
+}
+
+func (w *markerWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.found {
+		return w.dst.Write(p)
+	}
+	w.buf = append(w.buf, p...)
+	i := indexLine(w.buf, w.marker)
+	if i < 0 {
+		// Keep enough to find a marker split across writes, and the
+		// preamble's tail.
+		if over := len(w.buf) - (preambleKeep + len(w.marker)); over > 0 {
+			w.buf = append(w.buf[:0], w.buf[over:]...)
+		}
+		return len(p), nil
+	}
+	w.found = true
+	rest := w.buf[i+len(w.marker):]
+	w.buf = w.buf[:i]
+	if len(rest) > 0 {
+		if _, err := w.dst.Write(rest); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// indexLine finds marker (which ends in \n) at the start of a line.
+func indexLine(b, marker []byte) int {
+	off := 0
+	for {
+		i := bytes.Index(b[off:], marker)
+		if i < 0 {
+			return -1
+		}
+		at := off + i
+		if at == 0 || b[at-1] == '\n' {
+			return at
+		}
+		off = at + 1
+	}
+}
+
+func (w *markerWriter) started() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.found
+}
+
+func (w *markerWriter) preamble() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return string(w.buf)
+}
