@@ -28,7 +28,7 @@ const forwardHang = 60 * time.Second
 
 // buildNemoclaw builds the real binary: the daemon `forward start` launches
 // must be the program operators run, not the test binary.
-func buildNemoclaw(t *testing.T) string {
+func buildNemoclaw(t testing.TB) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -45,7 +45,7 @@ func buildNemoclaw(t *testing.T) string {
 // forwardEnv is one sandbox behind a real sshd, registered in a temp HOME,
 // with a dashboard stand-in serving on 127.0.0.2:<port> "inside" it.
 type forwardEnv struct {
-	t    *testing.T
+	t    testing.TB
 	bin  string
 	home string
 	port int
@@ -57,11 +57,11 @@ type forwardEnv struct {
 // 127.0.0.1:<port> proves the request went through the forward and sshd.
 const dashboardPage = "<title>OpenClaw Control</title>"
 
-func newForwardEnv(t *testing.T, bin string) *forwardEnv {
+func newForwardEnv(t testing.TB, bin string) *forwardEnv {
 	t.Helper()
 	srv := sshdtest.Start(t)
 	e := &forwardEnv{t: t, bin: bin, home: t.TempDir(), srv: srv}
-	e.port = e.startDashboard()
+	e.port = e.startServer(dashboardHandler)
 	e.env = map[string]string{
 		"HOME":                         e.home,
 		"NEMOCLAW_FORWARD_BINARY":      bin,
@@ -75,9 +75,18 @@ func newForwardEnv(t *testing.T, bin string) *forwardEnv {
 	return e
 }
 
-// startDashboard serves dashboardPage on 127.0.0.2:P for a P that is also
-// free on 127.0.0.1 (where the forward will listen).
-func (e *forwardEnv) startDashboard() int {
+// dashboardHandler is the stand-in dashboard.
+var dashboardHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html")
+	io.WriteString(w, dashboardPage)
+})
+
+// startDashboard serves another stand-in dashboard.
+func (e *forwardEnv) startDashboard() int { return e.startServer(dashboardHandler) }
+
+// startServer serves h on 127.0.0.2:P for a P that is also free on
+// 127.0.0.1 (where the forward will listen).
+func (e *forwardEnv) startServer(h http.Handler) int {
 	e.t.Helper()
 	for i := 0; i < 20; i++ {
 		l, err := net.Listen("tcp4", "127.0.0.2:0")
@@ -91,10 +100,7 @@ func (e *forwardEnv) startDashboard() int {
 			continue
 		}
 		probe.Close()
-		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "text/html")
-			io.WriteString(w, dashboardPage)
-		})}
+		srv := &http.Server{Handler: h}
 		go srv.Serve(l)
 		e.t.Cleanup(func() { srv.Close() })
 		return port

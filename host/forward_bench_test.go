@@ -1,0 +1,214 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nemoclaw/nemoclaw-go/internal/testenv"
+)
+
+// benchBulkBytes is the bulk transfer of SPEC §11 (1 GiB).
+const benchBulkBytes = 1 << 30
+
+// benchPings is the number of small requests timed per path.
+const benchPings = 400
+
+// BenchmarkForwardCompare measures, through one real sshd in one run, the
+// forward daemon against OpenSSH `ssh -N -L` and against raw loopback (the
+// ceiling): 1 GiB download throughput, and the latency of a small HTTP
+// request on a fresh connection (what a dashboard page load does: each new
+// TCP connection is a new SSH channel). It reports the daemon's idle RSS.
+// Run: go test -run '^$' -bench ForwardCompare -benchtime 1x ./host/
+// (scripts/bench-forward.sh). Figures are printed, never asserted.
+func BenchmarkForwardCompare(b *testing.B) {
+	testenv.RequireRoot(b)
+	sshBin := testenv.RequireBinary(b, "ssh")
+	bin := buildNemoclaw(b)
+	e := newForwardEnv(b, bin)
+	// Replace the dashboard with the bench server on a fresh port.
+	port := e.startServer(http.HandlerFunc(benchHandler))
+	e.register("demo", port)
+	if code, out, errOut := e.run("demo", "forward", "start"); code != 0 {
+		b.Fatalf("forward start: %d\n%s%s", code, out, errOut)
+	}
+	st := e.state("demo", port)
+	time.Sleep(2 * time.Second) // let the daemon settle before reading idle RSS
+	rssIdle := vmRSS(st.PID)
+
+	// OpenSSH's forward to the same server through the same sshd.
+	sshPort := freeLoopbackPort(b)
+	ssh := exec.Command(sshBin, "-F", e.srv.ConfigFile, "-N", "-o", "ExitOnForwardFailure=yes",
+		"-L", fmt.Sprintf("127.0.0.1:%d:127.0.0.2:%d", sshPort, port), e.srv.Host)
+	ssh.Stderr = os.Stderr
+	if err := ssh.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ssh.Process.Kill(); ssh.Wait() })
+	waitListening(b, sshPort)
+
+	paths := []struct{ name, addr string }{
+		{"nemoclaw-forward", fmt.Sprintf("127.0.0.1:%d", port)},
+		{"openssh-L", fmt.Sprintf("127.0.0.1:%d", sshPort)},
+		{"raw-loopback", fmt.Sprintf("127.0.0.2:%d", port)},
+	}
+	type result struct {
+		mibps    float64
+		p50, p99 time.Duration
+	}
+	results := map[string]result{}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, p := range paths {
+			// Warm up: first connection, channel and server paths.
+			if _, err := benchPing(p.addr); err != nil {
+				b.Fatalf("%s: %v", p.name, err)
+			}
+			mibps, err := benchBulk(p.addr)
+			if err != nil {
+				b.Fatalf("%s bulk: %v", p.name, err)
+			}
+			p50, p99, err := benchLatency(p.addr)
+			if err != nil {
+				b.Fatalf("%s latency: %v", p.name, err)
+			}
+			results[p.name] = result{mibps, p50, p99}
+		}
+	}
+	b.StopTimer()
+	time.Sleep(2 * time.Second)
+	rssAfter := vmRSS(st.PID)
+
+	ours, ossh, raw := results["nemoclaw-forward"], results["openssh-L"], results["raw-loopback"]
+	b.ReportMetric(ours.mibps, "forward-MiB/s")
+	b.ReportMetric(ossh.mibps, "openssh-MiB/s")
+	b.ReportMetric(raw.mibps, "loopback-MiB/s")
+	b.ReportMetric(ours.mibps/ossh.mibps, "throughput-vs-openssh")
+	b.ReportMetric(float64(ours.p50.Microseconds()), "forward-p50-µs")
+	b.ReportMetric(float64(ossh.p50.Microseconds()), "openssh-p50-µs")
+	b.ReportMetric(float64(rssIdle)/1024, "daemon-idle-RSS-MiB")
+
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "\nforward benchmark (1 GiB download, %d small requests on fresh connections, same sshd):\n", benchPings)
+	fmt.Fprintf(&sb, "  %-18s %12s %10s %10s\n", "path", "MiB/s", "p50", "p99")
+	for _, p := range paths {
+		r := results[p.name]
+		fmt.Fprintf(&sb, "  %-18s %12.1f %10s %10s\n", p.name, r.mibps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond))
+	}
+	fmt.Fprintf(&sb, "  throughput: forward/openssh = %.2fx, forward/loopback = %.2fx, openssh/loopback = %.2fx\n",
+		ours.mibps/ossh.mibps, ours.mibps/raw.mibps, ossh.mibps/raw.mibps)
+	fmt.Fprintf(&sb, "  latency p50: forward/openssh = %.2fx; p99: forward/openssh = %.2fx\n",
+		float64(ours.p50)/float64(ossh.p50), float64(ours.p99)/float64(ossh.p99))
+	fmt.Fprintf(&sb, "  daemon RSS: idle after start %.1f MiB, idle after the run %.1f MiB\n",
+		float64(rssIdle)/1024, float64(rssAfter)/1024)
+	fmt.Print(sb.String())
+}
+
+// benchHandler: /bulk streams benchBulkBytes, anything else is a tiny page.
+func benchHandler(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/bulk" {
+		io.WriteString(w, "pong")
+		return
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(benchBulkBytes))
+	buf := make([]byte, 256<<10)
+	for left := benchBulkBytes; left > 0; {
+		n := min(left, len(buf))
+		if _, err := w.Write(buf[:n]); err != nil {
+			return
+		}
+		left -= n
+	}
+}
+
+func benchClient() *http.Client {
+	return &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}
+}
+
+func benchBulk(addr string) (float64, error) {
+	start := time.Now()
+	resp, err := benchClient().Get("http://" + addr + "/bulk")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 256<<10)
+	n, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, struct{ io.Reader }{resp.Body}, buf)
+	if err != nil {
+		return 0, err
+	}
+	if n != benchBulkBytes {
+		return 0, fmt.Errorf("got %d bytes, want %d", n, benchBulkBytes)
+	}
+	return float64(n) / (1 << 20) / time.Since(start).Seconds(), nil
+}
+
+func benchPing(addr string) (time.Duration, error) {
+	start := time.Now()
+	resp, err := benchClient().Get("http://" + addr + "/ping")
+	if err != nil {
+		return 0, err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || string(b) != "pong" {
+		return 0, fmt.Errorf("ping: %q, %v", b, err)
+	}
+	return time.Since(start), nil
+}
+
+func benchLatency(addr string) (p50, p99 time.Duration, err error) {
+	var ds []time.Duration
+	for i := 0; i < benchPings; i++ {
+		d, err := benchPing(addr)
+		if err != nil {
+			return 0, 0, err
+		}
+		ds = append(ds, d)
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[len(ds)*50/100], ds[len(ds)*99/100], nil
+}
+
+// vmRSS is a process's resident set in KiB, from /proc/<pid>/status.
+func vmRSS(pid int) int {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			n, _ := strconv.Atoi(f[1])
+			return n
+		}
+	}
+	return 0
+}
+
+func freeLoopbackPort(t testing.TB) int {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func waitListening(t testing.TB, port int) {
+	ctx, cancel := context.WithTimeout(context.Background(), forwardHang)
+	defer cancel()
+	for ctx.Err() == nil {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("nothing listens on 127.0.0.1:%d", port)
+}
