@@ -14,7 +14,7 @@ func globalCommands(inv *Invocation) []*cli.Command {
 // sandboxActions are the `<name> <action>` commands (SPEC §2.2). Each action
 // receives the sandbox name as its first argument (see sandboxArgs).
 func sandboxActions(inv *Invocation) []*cli.Command {
-	return []*cli.Command{inv.forwardSandboxCommand()}
+	return []*cli.Command{inv.forwardSandboxCommand(), inv.execCommand()}
 }
 
 func (inv *Invocation) sandboxCommand() *cli.Command {

@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Transport runs commands in, and dials TCP addresses inside, one sandbox.
@@ -62,4 +65,14 @@ func (o Outcome) String() string {
 	default:
 		return "ended without an exit status"
 	}
+}
+
+// SignalNumber is the Linux number of Signal (TERM → 15), for the shell
+// convention of exiting 128+n after a signal death; 0 when the name is not
+// a known signal. Sandboxes are Linux, so Linux numbering applies.
+func (o Outcome) SignalNumber() int {
+	if o.Kind != Signaled {
+		return 0
+	}
+	return int(unix.SignalNum("SIG" + strings.TrimPrefix(o.Signal, "SIG")))
 }
