@@ -261,8 +261,12 @@ func (inv *Invocation) ensureForward(ctx context.Context, name string, sb *regis
 		Listener: l,
 	})
 	if err != nil {
+		// The daemon was killed and reaped; its record, if it wrote one
+		// before failing, must not outlive it.
+		portforward.RemoveStale(paths, portforward.State{ID: id, Control: paths.Control})
+		err = fmt.Errorf("starting the forward for sandbox '%s': %w", name, err)
 		return forwardReport{Sandbox: name, Port: port, State: "absent", Log: paths.Log},
-			fmt.Errorf("starting the forward for sandbox '%s': %w", name, err)
+			withCode(exitCode(err), err, "the forward daemon's log is "+paths.Log)
 	}
 	r = forwardReport{Sandbox: name, Port: port, Action: action, PID: pid, ID: id, Log: paths.Log, URL: forwardURL(port)}
 	code, perr := portforward.ProbeHTTP(ctx, port)

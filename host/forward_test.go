@@ -384,6 +384,7 @@ func TestForwardDaemon(t *testing.T) {
 
 		code, out, errOut := e.run("demo", "forward", "start")
 		all := out + errOut
+		t.Logf("output:\n%s", all)
 		if code != ExitForward {
 			t.Fatalf("start over a foreign listener: exit %d, want 4\n%s", code, all)
 		}
@@ -495,6 +496,58 @@ func TestForwardDaemon(t *testing.T) {
 		}
 	})
 
+	// A daemon that cannot reach the sandbox reports why, with the
+	// transport's exit code, and nothing is left behind: no process, no
+	// record, the port free.
+	t.Run("FailedStartLeavesNothingBehind", func(t *testing.T) {
+		t.Parallel()
+		cases := []struct {
+			name   string
+			break_ func(e *forwardEnv)
+			want   int
+		}{
+			// sshd down: the sandbox is unreachable (SPEC §2.3: 3).
+			{"sshd down", func(e *forwardEnv) { e.srv.Kill() }, ExitUnreachable},
+			// A pinned host key that does not match: refused (6), never
+			// connected anyway.
+			{"host key mismatch", func(e *forwardEnv) {
+				other := filepath.Join(e.home, "known_hosts_other")
+				line := e.srv.Host + " ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n"
+				if err := os.WriteFile(other, []byte(line), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				cfg := e.srv.WriteClientConfig(t, "UserKnownHostsFile "+other)
+				e.srv.ConfigFile = cfg
+				e.register("demo", e.port)
+			}, ExitHostKey},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				e := newForwardEnv(t, bin)
+				tc.break_(e)
+				code, out, errOut := e.run("demo", "forward", "start")
+				t.Logf("output:\n%s%s", out, errOut)
+				if code != tc.want {
+					t.Fatalf("start: exit %d, want %d\n%s%s", code, tc.want, out, errOut)
+				}
+				if strings.Contains(out+errOut, "http://") {
+					t.Errorf("a failed start printed a URL:\n%s%s", out, errOut)
+				}
+				if _, err := os.Stat(portforward.PathsFor(e.forwardsDir(), "demo", e.port).State); err == nil {
+					t.Errorf("a failed start left a state record")
+				}
+				l, err := portforward.Listen(e.port)
+				if err != nil {
+					t.Fatalf("port still held after a failed start: %v", err)
+				}
+				l.Close()
+				if pids := daemonsFor(bin, e.port); len(pids) > 0 {
+					t.Fatalf("daemon processes left behind: %v", pids)
+				}
+			})
+		}
+	})
+
 	// sshd killed and restarted under the daemon: it reconnects by itself
 	// and counts it; the port stayed bound.
 	t.Run("DaemonReconnectsAfterSSHDRestart", func(t *testing.T) {
@@ -525,4 +578,22 @@ func TestForwardDaemon(t *testing.T) {
 			t.Fatalf("the daemon was replaced instead of reconnecting")
 		}
 	})
+}
+
+// daemonsFor lists live processes running bin as a forward daemon for port.
+func daemonsFor(bin string, port int) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, ent := range ents {
+		pid, err := strconv.Atoi(ent.Name())
+		if err != nil || !alive(pid) {
+			continue
+		}
+		args, err := portforward.ProcessArgs(pid)
+		if err != nil || args[0] != bin || !strings.Contains(strings.Join(args, " "), "--port "+strconv.Itoa(port)+" ") {
+			continue
+		}
+		pids = append(pids, pid)
+	}
+	return pids
 }

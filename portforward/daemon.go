@@ -80,7 +80,7 @@ func RunDaemon(ctx context.Context, cfg DaemonConfig) error {
 	first, err := cfg.Connect(cctx)
 	cancel()
 	if err != nil {
-		return fail(fmt.Errorf("connecting to sandbox %s: %w", cfg.Sandbox, err))
+		return fail(err) // the transport's errors name the sandbox
 	}
 	logf("connected to sandbox %s; forwarding %s -> %s", cfg.Sandbox, cfg.Listener.Addr(), cfg.Remote)
 

@@ -181,9 +181,9 @@ type ForeignListenerError struct {
 }
 
 func (e *ForeignListenerError) Error() string {
-	who := "a process that is not a nemoclaw forward (not visible in /proc)"
+	who := "a process not visible in /proc (another user or namespace), not a forward proven ours"
 	if e.Holder.PID > 0 {
-		who = fmt.Sprintf("pid %d (%s), which is not a nemoclaw forward", e.Holder.PID, e.Holder.Command)
+		who = fmt.Sprintf("pid %d (%s), not a forward proven ours", e.Holder.PID, e.Holder.Command)
 	}
 	return fmt.Sprintf("port %d on 127.0.0.1 is held by %s; it was left running", e.Port, who)
 }
