@@ -24,7 +24,7 @@ func sshConnector(srv *sshdtest.Server) Connector {
 }
 
 // sshForwarder starts a Forwarder to remote through srv.
-func sshForwarder(t *testing.T, srv *sshdtest.Server, remote string) (*Forwarder, string) {
+func sshForwarder(t testing.TB, srv *sshdtest.Server, remote string) (*Forwarder, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), hang)
 	defer cancel()
