@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"syscall"
 	"time"
 )
 
@@ -61,6 +62,10 @@ func (s *Sandbox) Exec(ctx context.Context, user string, argv []string, stdin io
 	case errors.As(err, &ee) && ctx.Err() == nil:
 		if ee.ExitCode() >= 0 {
 			return ee.ExitCode(), nil
+		}
+		// nsenter re-raises the signal that killed its child on itself.
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal()), nil
 		}
 		return -1, fmt.Errorf("exec in sandbox %s: %w", s.Name, err)
 	default:

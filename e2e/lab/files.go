@@ -270,6 +270,22 @@ func (s *Sandbox) writeSSHFiles(labBinary string) error {
 	return writeFile(s.SSHConfig, []byte(cfg), 0o600)
 }
 
+// gatewayUser is who a root entrypoint starts the gateway as. OpenClaw
+// images use the gateway user; Hermes images the sandbox user. The real
+// OpenClaw gateway writes its state into its home, so it runs as the user a
+// recovery will relaunch it as: gateway when recovery runs as root (it uses
+// gosu gateway), sandbox when recovery runs as sandbox; otherwise a
+// relaunched gateway could not write the home the first one made.
+func (s *Sandbox) gatewayUser() string {
+	switch {
+	case s.Options.Agent == AgentHermes:
+		return UserSandbox
+	case s.Options.Gateway == GatewayOpenClaw && s.Options.ExecUser != UserRoot:
+		return UserSandbox
+	}
+	return UserGateway
+}
+
 // writeImage writes what init.sh installs into the sandbox's overlays: the
 // scripts, the trusted preloads with their SHA256SUMS, and the agent binary
 // (a stub gateway, or the real OpenClaw's wrapper).
@@ -308,11 +324,6 @@ func (s *Sandbox) writeImage(agentBinary []byte) error {
 	if err := writeFile(s.path("image", "bin", s.Options.Agent), agentBinary, 0o755); err != nil {
 		return err
 	}
-	gatewayUser := UserGateway
-	if s.Options.Agent == AgentHermes {
-		// Hermes images run their gateway as the sandbox user.
-		gatewayUser = UserSandbox
-	}
 	legacy := "0"
 	if s.Options.LegacyProxyEnv {
 		legacy = "1"
@@ -321,7 +332,7 @@ func (s *Sandbox) writeImage(agentBinary []byte) error {
 		"LAB_AGENT", s.Options.Agent,
 		"LAB_PORT", strconv.Itoa(s.Options.Port),
 		"LAB_LEGACY", legacy,
-		"LAB_GATEWAY_USER", gatewayUser,
+		"LAB_GATEWAY_USER", s.gatewayUser(),
 		// Nothing listens there: proxied traffic fails fast, as it would
 		// for a destination the sandbox policy denies.
 		"LAB_PROXY_URL", "http://127.0.0.1:3128",

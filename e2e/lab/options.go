@@ -59,7 +59,7 @@ type Options struct {
 	// Home/.nemoclaw/lab.
 	LabDir string
 	// CacheDir holds lab-deps (Node 24, OpenClaw). Default
-	// $NEMOCLAW_LAB_CACHE, else /var/cache/nemoclaw-lab.
+	// $NEMOCLAW_LAB_CACHE, else /var/cache/nemoclaw-lab (DefaultLabCache).
 	CacheDir string
 	// LabBinary is the nemoclaw-lab executable the ssh-config's
 	// ProxyCommand runs. Default $NEMOCLAW_LAB_BIN, else this executable
@@ -67,7 +67,8 @@ type Options struct {
 	// into LabDir/.bin (tests of other packages).
 	LabBinary string
 	// ReadyTimeout bounds the wait for sshd and the gateway. Default 60 s
-	// (stub) or 180 s (real OpenClaw). It is hang protection, not a target.
+	// (stub) or 5 min (real OpenClaw: 7 s idle, over a minute on two busy
+	// cores). It is hang protection, not a target.
 	ReadyTimeout time.Duration
 }
 
@@ -101,10 +102,7 @@ func (o Options) withLocations() (Options, error) {
 		o.LabDir = filepath.Join(o.Home, ".nemoclaw", "lab")
 	}
 	if o.CacheDir == "" {
-		o.CacheDir = os.Getenv("NEMOCLAW_LAB_CACHE")
-	}
-	if o.CacheDir == "" {
-		o.CacheDir = "/var/cache/nemoclaw-lab"
+		o.CacheDir = DefaultLabCache()
 	}
 	var err error
 	for _, p := range []*string{&o.Home, &o.LabDir, &o.CacheDir} {
@@ -153,7 +151,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 60 * time.Second
 		if o.Gateway == GatewayOpenClaw {
-			o.ReadyTimeout = 180 * time.Second
+			o.ReadyTimeout = 5 * time.Minute
 		}
 	}
 	return o, nil

@@ -91,6 +91,9 @@ func Up(ctx context.Context, o Options) (sb *Sandbox, err error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.ReadyTimeout)
 	defer cancel()
+	if err := s.waitEntrypoint(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.waitReady(ctx, !o.LegacyProxyEnv); err != nil {
 		return nil, err
 	}
@@ -188,6 +191,28 @@ func (s *Sandbox) launch(mode string) error {
 	s.st.Started = time.Now().UTC()
 	s.st.Recreated = mode == "recreate"
 	return s.saveState()
+}
+
+// waitEntrypoint waits until init.sh has run the entrypoint (the guard
+// chain is in /tmp and the gateway was started) and checks its status.
+func (s *Sandbox) waitEntrypoint(ctx context.Context) error {
+	for delay := 5 * time.Millisecond; ; delay = min(delay*2, 100*time.Millisecond) {
+		data, err := os.ReadFile(s.path("entrypoint.status"))
+		if err == nil && len(bytes.TrimSpace(data)) > 0 {
+			if st := string(bytes.TrimSpace(data)); st != "0" {
+				return fmt.Errorf("sandbox %s: the entrypoint failed with status %s: %s", s.Name, st, s.logTail("entrypoint.log"))
+			}
+			return nil
+		}
+		if !s.running() {
+			return fmt.Errorf("sandbox %s stopped while running its entrypoint: %s", s.Name, s.logTail("init.log"))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("sandbox %s: entrypoint not done: %w: %s", s.Name, ctx.Err(), s.logTail("entrypoint.log"))
+		case <-time.After(delay):
+		}
+	}
 }
 
 // waitReady polls until sshd answers with an SSH banner and, when

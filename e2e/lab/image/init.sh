@@ -67,14 +67,18 @@ done
 /usr/sbin/sshd -D -e -f "$S/sshd_config" </dev/null >>"$S/log/sshd.log" 2>&1 &
 /usr/bin/node /usr/local/lib/nemoclaw-lab/inference.js "$S/tls.key" "$S/tls.crt" </dev/null >>"$S/log/inference.log" 2>&1 &
 
+# The entrypoint runs in the foreground (it starts the gateway detached and
+# returns); its status tells the launcher the guard chain is written.
 if [ "$mode" = start ]; then
+	rc=0
 	if [ "$LAB_ENTRYPOINT_MODE" = root ]; then
 		setpriv --reuid=0 --regid=0 --clear-groups --reset-env \
-			/usr/local/lib/nemoclaw-lab/entrypoint.sh </dev/null >>"$S/log/entrypoint.log" 2>&1 &
+			/usr/local/lib/nemoclaw-lab/entrypoint.sh </dev/null >>"$S/log/entrypoint.log" 2>&1 || rc=$?
 	else
 		setpriv --reuid=sandbox --regid=sandbox --init-groups --reset-env \
-			/usr/local/lib/nemoclaw-lab/entrypoint.sh </dev/null >>"$S/log/entrypoint.log" 2>&1 &
+			/usr/local/lib/nemoclaw-lab/entrypoint.sh </dev/null >>"$S/log/entrypoint.log" 2>&1 || rc=$?
 	fi
+	echo "$rc" >"$S/entrypoint.status"
 fi
 echo "init: sandbox $LAB_NAME up ($mode)"
 
