@@ -20,7 +20,6 @@ import (
 
 	"github.com/nemoclaw/nemoclaw-go/host/registry"
 	"github.com/nemoclaw/nemoclaw-go/portforward"
-	"github.com/nemoclaw/nemoclaw-go/sandboxexec"
 )
 
 // The supervised dashboard forward (SPEC §6) as the operator drives it:
@@ -73,24 +72,6 @@ func (inv *Invocation) forwardDir() string {
 }
 
 func forwardURL(port int) string { return fmt.Sprintf("http://127.0.0.1:%d/", port) }
-
-// forwardLookup loads the registry entry of name (exit 1 when unknown, 2
-// when the registry does not parse).
-func (inv *Invocation) forwardLookup(name string) (*registry.Sandbox, error) {
-	if err := ValidateSandboxName(name); err != nil {
-		return nil, err
-	}
-	reg, err := registry.Load(registry.DefaultPath(inv.Home()))
-	if err != nil {
-		return nil, err
-	}
-	sb, ok := reg.Sandboxes[name]
-	if !ok {
-		return nil, withCode(ExitFailed, fmt.Errorf("sandbox '%s' does not exist in %s", name, registry.DefaultPath(inv.Home())),
-			fmt.Sprintf("run '%s list' to see the registered sandboxes", inv.Brand.Name))
-	}
-	return sb, nil
-}
 
 // forwardLock serialises start and stop of one forward (sandbox and port)
 // across processes, so two recoveries never start two daemons.
@@ -327,7 +308,7 @@ func (inv *Invocation) forwardSandboxCommand() *cli.Command {
 			if len(rest) > 0 {
 				return usageErrorf("forward %s: unexpected argument %q", c.Command.Name, rest[0])
 			}
-			sb, err := inv.forwardLookup(name)
+			sb, err := inv.lookupSandbox(name)
 			if err != nil {
 				return err
 			}
@@ -550,7 +531,7 @@ func (inv *Invocation) runForwardDaemon(c *cli.Context) error {
 	if err := ValidateSandboxName(name); err != nil {
 		return fail(err)
 	}
-	sb, err := inv.forwardLookup(name)
+	sb, err := inv.lookupSandbox(name)
 	if err != nil {
 		return fail(err)
 	}
@@ -591,20 +572,10 @@ func (inv *Invocation) runForwardDaemon(c *cli.Context) error {
 // again every time.
 func (inv *Invocation) forwardConnector(name string, sb *registry.Sandbox) portforward.Connector {
 	return func(ctx context.Context) (portforward.Upstream, error) {
-		t, err := inv.forwardOpenTransport(ctx, name, sb)
+		t, err := inv.openTransport(ctx, name, sb)
 		if err != nil {
 			return nil, err
 		}
 		return t, nil
 	}
-}
-
-// forwardOpenTransport is a stand-in until host/transport.go's
-// openTransport exists: SSH from the registry's transport object only.
-func (inv *Invocation) forwardOpenTransport(ctx context.Context, name string, sb *registry.Sandbox) (sandboxexec.Transport, error) {
-	if sb.Transport == nil || sb.Transport.Kind != registry.KindSSH {
-		return nil, fmt.Errorf("sandbox '%s': only the ssh transport can carry a forward in this build", name)
-	}
-	return sandboxexec.DialSSH(ctx, sandboxexec.SSHTarget{ConfigFile: sb.Transport.SSHConfig, Host: sb.Transport.Host},
-		sandboxexec.SSHOptions{Getenv: inv.Getenv, Name: name})
 }
