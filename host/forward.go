@@ -20,6 +20,7 @@ import (
 
 	"github.com/nemoclaw/nemoclaw-go/host/registry"
 	"github.com/nemoclaw/nemoclaw-go/portforward"
+	"github.com/nemoclaw/nemoclaw-go/sandboxexec"
 )
 
 // The supervised dashboard forward (SPEC §6) as the operator drives it:
@@ -575,6 +576,12 @@ func (inv *Invocation) forwardConnector(name string, sb *registry.Sandbox) portf
 		t, err := inv.openTransport(ctx, name, sb)
 		if err != nil {
 			return nil, err
+		}
+		if _, execOnly := t.(*sandboxexec.OpenShellExecTransport); execOnly {
+			// It connects, but every Dial fails: a forward through it would
+			// look ready and serve nothing.
+			t.Close()
+			return nil, withCode(ExitForward, fmt.Errorf("sandbox '%s': OpenShell gave no ssh-config, and the exec fallback cannot carry a port forward", name), "")
 		}
 		return t, nil
 	}
