@@ -83,6 +83,11 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 	if len(pos) == 0 {
 		return tail(nil), nil
 	}
+	if pos[0] == "help" || pos[0] == "h" {
+		// urfave adds its help command only when the app runs, so it is not
+		// in app.Commands yet; hand the line over as typed.
+		return args, nil
+	}
 	if cmd := app.Command(pos[0]); cmd != nil && cmd.Name != sandboxCommandName {
 		out = append(out, pos[0])
 		j := 1

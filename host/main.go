@@ -143,7 +143,23 @@ func (inv *Invocation) newApp() *cli.App {
 	for _, c := range app.Commands {
 		setUsageHandler(c)
 	}
+	app.UsageText = fmt.Sprintf("%[1]s [flags] <name> <action> [flags]\n%[1]s [flags] <command> [flags]", inv.Brand.Name)
+	app.Description = sandboxActionsHelp(inv)
 	return app
+}
+
+// sandboxActionsHelp lists the per-sandbox actions for the app's help, since
+// they hang off a hidden command.
+func sandboxActionsHelp(inv *Invocation) string {
+	var b strings.Builder
+	b.WriteString("Sandbox actions (<name> <action>; a missing action means connect):")
+	for _, a := range sandboxActions(inv) {
+		if a.Hidden {
+			continue
+		}
+		fmt.Fprintf(&b, "\n   %-10s %s", a.Name, a.Usage)
+	}
+	return b.String()
 }
 
 // setUsageHandler makes flag errors in every (sub)command exit 2.
