@@ -239,19 +239,7 @@ func (t *OpenShellExecTransport) Run(ctx context.Context, c Command) (Outcome, e
 	if err != nil {
 		return Outcome{Kind: Indeterminate}, err
 	}
-	var script strings.Builder
-	keys := make([]string, 0, len(c.Env))
-	for k := range c.Env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if envName.MatchString(k) && !strings.ContainsRune(c.Env[k], 0) {
-			fmt.Fprintf(&script, "export %s=%s\n", k, templates.Quote(c.Env[k]))
-		}
-	}
-	script.WriteString(c.Script)
-	encoded := base64.StdEncoding.EncodeToString([]byte(script.String()))
+	encoded := base64.StdEncoding.EncodeToString([]byte(execScript(c.Script, c.Env)))
 
 	stdout := newMarkerWriter(marker, c.Stdout)
 	stderr := newMarkerWriter(marker, c.Stderr)
@@ -312,6 +300,24 @@ func (t *OpenShellExecTransport) Dial(_ context.Context, _, addr string) (net.Co
 
 // Close has nothing to release: each Run is its own process.
 func (t *OpenShellExecTransport) Close() error { return nil }
+
+// execScript is what the wrapper evaluates: one quoted export per usable
+// env entry (sorted, so the script is reproducible), then the script.
+func execScript(script string, env map[string]string) string {
+	var b strings.Builder
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if envName.MatchString(k) && !strings.ContainsRune(env[k], 0) {
+			fmt.Fprintf(&b, "export %s=%s\n", k, templates.Quote(env[k]))
+		}
+	}
+	b.WriteString(script)
+	return b.String()
+}
 
 func startMarker() (string, error) {
 	b := make([]byte, 16)
