@@ -32,7 +32,8 @@ type commandConn struct {
 	closeErr  error
 }
 
-// startCommandConn runs `sh -c command` with its stdio as the connection.
+// startCommandConn runs `sh -c "exec command"` with its stdio as the
+// connection.
 // Pipes from os.Pipe are pollable, so deadlines work on this conn (the
 // handshake deadline depends on it).
 func startCommandConn(command string, env []string) (*commandConn, error) {
@@ -47,7 +48,10 @@ func startCommandConn(command string, env []string) (*commandConn, error) {
 		return nil, err
 	}
 	c := &commandConn{stdin: inW, stdout: outR, stderr: newTailBuffer(4096), exited: make(chan struct{})}
-	c.cmd = exec.Command("/bin/sh", "-c", command)
+	// "exec " as OpenSSH does: the proxy replaces the shell, so the
+	// process we kill and reap is the proxy itself, not a shell whose
+	// orphaned child would be left for init to reap.
+	c.cmd = exec.Command("/bin/sh", "-c", "exec "+command)
 	c.cmd.Env = env
 	c.cmd.Stdin = inR
 	c.cmd.Stdout = outW

@@ -149,7 +149,7 @@ func TestProxyCommandConnection(t *testing.T) {
 	if got.Code != 7 || out != "via-proxy\n" {
 		t.Errorf("got %v %q, want exit 7 and via-proxy", got, out)
 	}
-	before := socatChildren(t)
+	before := proxyProcesses(t, "TCP:"+s.Addr)
 	if len(before) == 0 {
 		t.Fatal("no socat ProxyCommand process found while connected")
 	}
@@ -161,14 +161,22 @@ func TestProxyCommandConnection(t *testing.T) {
 	}
 }
 
-// socatChildren lists socat processes whose parent is this test binary.
-func socatChildren(t *testing.T) []int {
+// proxyProcesses lists this test binary's descendants whose command line
+// contains match (a ProxyCommand's unique address), so parallel tests do
+// not see each other's proxies.
+func proxyProcesses(t *testing.T, match string) []int {
 	t.Helper()
 	var out []int
-	for _, pid := range sshdtest.Children(os.Getpid()) {
-		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-		if bytes.Contains(b, []byte("socat")) {
-			out = append(out, pid)
+	queue := []int{os.Getpid()}
+	for len(queue) > 0 {
+		pid := queue[0]
+		queue = queue[1:]
+		for _, c := range sshdtest.Children(pid) {
+			queue = append(queue, c)
+			b, _ := os.ReadFile("/proc/" + strconv.Itoa(c) + "/cmdline")
+			if bytes.Contains(b, []byte(match)) {
+				out = append(out, c)
+			}
 		}
 	}
 	return out
@@ -268,25 +276,43 @@ func TestStrictHostKeyCheckingNoOnlyWhenConfigured(t *testing.T) {
 }
 
 // A peer that accepts TCP and never speaks must fail the dial (within
-// ConnectTimeout, which covers the handshake) as unreachable, not hang.
+// ConnectTimeout, which covers the handshake) as unreachable, not hang,
+// whether it is reached directly or through a ProxyCommand; a ProxyCommand
+// that fails says why (its stderr), and none is left running.
 func TestSilentPeerFailsWithinConnectTimeout(t *testing.T) {
 	t.Parallel()
 	s := sshdtest.Start(t)
 	addr := sshdtest.SilentServer(t)
 	_, port, _ := net.SplitHostPort(addr)
-	cfg := s.WriteClientConfig(t, "Port "+port, "ConnectTimeout 2")
-	ctx, cancel := context.WithTimeout(context.Background(), hang)
-	defer cancel()
-	_, err := sandboxexec.DialSSH(ctx, sandboxexec.SSHTarget{ConfigFile: cfg, Host: s.Host}, sandboxexec.SSHOptions{})
-	var ue *sandboxexec.UnreachableError
-	if !errors.As(err, &ue) || ue.ExitCode() != 3 {
-		t.Fatalf("err = %v, want *UnreachableError", err)
+	cases := []struct {
+		why    string
+		lines  []string
+		wantIn string
+	}{
+		{"direct TCP to a silent peer", []string{"Port " + port, "ConnectTimeout 2"}, "ConnectTimeout"},
+		{"ProxyCommand to a silent peer", []string{"ProxyCommand socat STDIO TCP:" + addr, "ConnectTimeout 2"}, "ConnectTimeout"},
+		{"ProxyCommand that fails", []string{"ProxyCommand sh -c 'echo proxy-says-no >&2; exit 9'", "ConnectTimeout 2"}, "proxy-says-no"},
 	}
-	if ctx.Err() != nil {
-		t.Fatalf("only the hang protection stopped the dial: %v", err)
+	for _, c := range cases {
+		cfg := s.WriteClientConfig(t, c.lines...)
+		ctx, cancel := context.WithTimeout(context.Background(), hang)
+		_, err := sandboxexec.DialSSH(ctx, sandboxexec.SSHTarget{ConfigFile: cfg, Host: s.Host}, sandboxexec.SSHOptions{})
+		hung := ctx.Err() != nil
+		cancel()
+		var ue *sandboxexec.UnreachableError
+		if !errors.As(err, &ue) || ue.ExitCode() != 3 {
+			t.Errorf("%s: err = %v, want *UnreachableError", c.why, err)
+			continue
+		}
+		if hung {
+			t.Errorf("%s: only the hang protection stopped the dial: %v", c.why, err)
+		}
+		if !strings.Contains(err.Error(), c.wantIn) {
+			t.Errorf("%s: error %q does not contain %q", c.why, err, c.wantIn)
+		}
 	}
-	if !strings.Contains(err.Error(), "ConnectTimeout") {
-		t.Errorf("error %q does not say which timeout expired", err)
+	if left := append(proxyProcesses(t, "TCP:"+addr), proxyProcesses(t, "proxy-says-no")...); len(left) > 0 {
+		t.Errorf("ProxyCommand processes left behind after failed dials: %v", left)
 	}
 }
 
