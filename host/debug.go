@@ -18,7 +18,7 @@ func (inv *Invocation) debugCommand() *cli.Command {
 			Name:  "payload",
 			Usage: "print the rendered recovery payload for an agent",
 			Flags: append(commonFlags(),
-				&cli.StringFlag{Name: "agent", Usage: "openclaw, hermes, or a custom agent from ~/.nemoclaw/agents/<name>.json", Required: true},
+				&cli.StringFlag{Name: "agent", Usage: "openclaw, hermes, or a custom agent from ~/.nemoclaw/agents/<name>.json"},
 				&cli.IntFlag{Name: "port", Usage: "dashboard port (default: NEMOCLAW_DASHBOARD_PORT, else 18789)"},
 				&cli.BoolFlag{Name: "check", Usage: "check mode (diagnose): report what would change, change nothing"},
 				&cli.DurationFlag{Name: "settle", Value: templates.DefaultSettle, Usage: "settle window after the first healthy answer (0 disables)"},
@@ -35,6 +35,9 @@ func (inv *Invocation) debugCommand() *cli.Command {
 func (inv *Invocation) debugPayload(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usageErrorf("debug payload: unexpected argument %q", c.Args().First())
+	}
+	if c.String("agent") == "" {
+		return usageErrorf("debug payload: --agent is required (openclaw, hermes, or a custom agent name)")
 	}
 	port, _ := dashboardPort(nil, inv.Getenv)
 	if c.IsSet("port") {

@@ -430,6 +430,11 @@ func header(p Params) (string, error) {
 		if strings.IndexByte(v.value, 0) >= 0 {
 			return "", fmt.Errorf("%s contains a NUL byte", v.name)
 		}
+		if strings.ContainsAny(v.value, "'$`\\") {
+			// shellcheck's hints about quotes and $ inside single
+			// quotes do not apply to data: literal is the point.
+			b.WriteString("# shellcheck disable=SC1003,SC2016 # data from Quote, literal on purpose\n")
+		}
 		fmt.Fprintf(&b, "readonly %s=%s\n", v.name, Quote(v.value))
 	}
 	return strings.TrimSuffix(b.String(), "\n"), nil

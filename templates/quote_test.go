@@ -1,0 +1,142 @@
+package templates
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/nemoclaw/nemoclaw-go/internal/testenv"
+)
+
+// quoteSeeds are the strings most likely to break a quoting function.
+var quoteSeeds = []string{
+	"", "plain", "it's", "'", "''", `'\''`, `\`, `\'`, `"`, "$HOME", "$(touch /tmp/x)", "`id`",
+	"a b\tc\nd", "\n", "*", "?[a-z]", "~root", "-n", "--", "!", "#comment", "%s%n", "\x01\x7f\xff",
+	"ünïcödé", "a'b'c'd", "${x:-y}", ";|&<>()", "\r\n",
+}
+
+// shPrintf runs every string through `printf %s <Quote(s)>` in one real sh and
+// returns what the shell printed for each: the oracle for Quote.
+func shPrintf(t *testing.T, sh string, in []string) []string {
+	t.Helper()
+	var prog strings.Builder
+	for _, s := range in {
+		prog.WriteString("printf '%s\\0' " + Quote(s) + "\n")
+	}
+	out, err := exec.Command(sh, "-c", prog.String()).Output()
+	if err != nil {
+		t.Fatalf("%s: %v", sh, err)
+	}
+	got := strings.Split(string(out), "\x00")
+	return got[:len(got)-1]
+}
+
+func TestQuoteRoundTripsThroughRealShells(t *testing.T) {
+	for _, sh := range []string{"dash", "bash"} {
+		path := testenv.RequireBinary(t, sh)
+		got := shPrintf(t, path, quoteSeeds)
+		if len(got) != len(quoteSeeds) {
+			t.Fatalf("%s printed %d words for %d inputs", sh, len(got), len(quoteSeeds))
+		}
+		for i, s := range quoteSeeds {
+			if got[i] != s {
+				t.Errorf("%s: Quote(%q) came back as %q", sh, s, got[i])
+			}
+		}
+	}
+}
+
+// FuzzQuote: for any string without NUL, a real sh turns Quote(s) back into
+// exactly s, and nothing else is executed.
+func FuzzQuote(f *testing.F) {
+	for _, s := range quoteSeeds {
+		f.Add(s)
+	}
+	dash := testenv.RequireBinary(f, "dash")
+	f.Fuzz(func(t *testing.T, s string) {
+		if strings.IndexByte(s, 0) >= 0 {
+			t.Skip("a shell word cannot hold NUL; Render rejects it")
+		}
+		got := shPrintf(t, dash, []string{s, "sentinel"})
+		if len(got) != 2 || got[0] != s || got[1] != "sentinel" {
+			t.Fatalf("Quote(%q) through sh = %q", s, got)
+		}
+	})
+}
+
+func TestPctEncodeDecode(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"", ""},
+		{"plain-text_1.2~/:@+,=", "plain-text_1.2~/:@+,="},
+		{"a b", "a%20b"},
+		{"line1\nline2", "line1%0Aline2"},
+		{"100%", "100%25"},
+		{"key=v alue", "key=v%20alue"},
+		{"é", "%C3%A9"},
+	}
+	for _, c := range cases {
+		if got := PctEncode(c.in); got != c.want {
+			t.Errorf("PctEncode(%q) = %q, want %q", c.in, got, c.want)
+		}
+		back, err := PctDecode(c.want)
+		if err != nil || back != c.in {
+			t.Errorf("PctDecode(%q) = %q, %v", c.want, back, err)
+		}
+	}
+	for _, bad := range []string{"%", "%4", "%zz", "a b", "a\nb", "\"x\""} {
+		if _, err := PctDecode(bad); err == nil {
+			t.Errorf("PctDecode(%q) accepted a value the payload never writes", bad)
+		}
+	}
+}
+
+// shPct runs the payload's own nc_pct on each input.
+func shPct(t *testing.T, sh string, in []string) []string {
+	t.Helper()
+	frag, err := RenderFragment("encoding")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog := string(frag) + "\nfor a in \"$@\"; do nc_pct \"$a\"; printf '\\n'; done\n"
+	out, err := exec.Command(sh, append([]string{"-c", prog, "sh"}, in...)...).Output()
+	if err != nil {
+		t.Fatalf("%s: %v", sh, err)
+	}
+	got := strings.Split(string(out), "\n")
+	return got[:len(got)-1]
+}
+
+// FuzzPctEncodeMirrorsShell: the payload's nc_pct (od + awk) and PctEncode
+// agree byte for byte, so the host decodes exactly what the payload meant.
+func FuzzPctEncodeMirrorsShell(f *testing.F) {
+	for _, s := range quoteSeeds {
+		f.Add(s)
+	}
+	dash := testenv.RequireBinary(f, "dash")
+	f.Fuzz(func(t *testing.T, s string) {
+		if strings.IndexByte(s, 0) >= 0 {
+			t.Skip("argv cannot hold NUL")
+		}
+		got := shPct(t, dash, []string{s})
+		if len(got) != 1 || got[0] != PctEncode(s) {
+			t.Fatalf("nc_pct(%q) = %q, PctEncode = %q", s, got, PctEncode(s))
+		}
+		if back, err := PctDecode(got[0]); err != nil || back != s {
+			t.Fatalf("decode(nc_pct(%q)) = %q, %v", s, back, err)
+		}
+	})
+}
+
+func TestPctEncodeMirrorsShellOnEveryByte(t *testing.T) {
+	dash := testenv.RequireBinary(t, "dash")
+	var all []string
+	for b := 1; b < 256; b++ {
+		all = append(all, string([]byte{byte(b)}))
+	}
+	got := shPct(t, dash, all)
+	for i, s := range all {
+		if got[i] != PctEncode(s) {
+			t.Errorf("byte %#x: nc_pct %q, PctEncode %q", s[0], got[i], PctEncode(s))
+		}
+	}
+}
