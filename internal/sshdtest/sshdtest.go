@@ -5,7 +5,10 @@
 //
 // sshd runs as PID 1 of its own PID namespace, so Kill (and test cleanup)
 // takes every session and command it started with it: nothing a test starts
-// through sshd can outlive the test. It must not be used outside tests; it
+// through sshd can outlive the test. It also has its own mount namespace,
+// where passwd/group/shadow copies are bound over /etc: root logs in with a
+// fresh, empty home (not the machine's /root and its rc files), and
+// Options.User adds a non-root login. The host's files are never changed. It must not be used outside tests; it
 // needs root (sshd and CLONE_NEWPID).
 package sshdtest
 
@@ -82,14 +85,14 @@ type Server struct {
 	LogFile string
 	// User is the account the client logs in as ("root" by default).
 	User string
-	// UserHome is User's home directory (world-readable, owned by User)
-	// when Options.User is set.
+	// UserHome is User's home directory as sshd sees it: a fresh
+	// directory, owned by User (root's real home is not used).
 	UserHome string
 
 	t        testing.TB
 	opts     Options
 	sshdCfg  string
-	accounts string // dir of passwd/group/shadow copies, when Options.User is set
+	accounts string // dir of the passwd/group/shadow copies sshd sees
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -139,17 +142,13 @@ func StartWith(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatalf("sshdtest: client key: %v", err)
 	}
-	authKeys := filepath.Join(dir, "authorized_keys")
-	s.User = "root"
-	if opts.User != "" {
-		// sshd reads authorized_keys as the user, so it and every
-		// directory above it must be readable by the user.
-		pub, err := s.setUpUser(t, opts.User)
-		if err != nil {
-			t.Fatalf("sshdtest: user %s: %v", opts.User, err)
-		}
-		authKeys = filepath.Join(pub, "authorized_keys")
+	// sshd reads authorized_keys as the user, so it and every directory
+	// above it must be readable by the user: it lives beside the home.
+	pub, err := s.setUpAccounts(t, opts.User)
+	if err != nil {
+		t.Fatalf("sshdtest: accounts: %v", err)
 	}
+	authKeys := filepath.Join(pub, "authorized_keys")
 	if err := os.WriteFile(authKeys, ssh.MarshalAuthorizedKey(clientPub), 0o644); err != nil {
 		t.Fatalf("sshdtest: %v", err)
 	}
@@ -354,29 +353,21 @@ func (s *Server) start() error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(SSHD, "-D", "-e", "-f", s.sshdCfg)
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: syscall.CLONE_NEWPID,
-		Setpgid:    true,
-		// If the test binary dies, sshd (and so its namespace) dies too.
-		Pdeathsig: syscall.SIGKILL,
-	}
-	if s.accounts != "" {
-		// A private mount namespace (Unshareflags also makes / rprivate,
-		// so nothing leaks to the host) with the account files bound over
-		// /etc; then exec sshd, which stays PID 1.
-		a := s.accounts
-		cmd = exec.Command("/bin/sh", "-c", `set -e
+	// PID 1 of a new PID namespace (Kill takes every session with it), in
+	// a private mount namespace (Unshareflags also makes / rprivate, so
+	// nothing leaks to the host) with the account files bound over /etc;
+	// the shell then execs sshd, which stays PID 1.
+	cmd := exec.Command("/bin/sh", "-c", `set -e
 mount --bind "$1/passwd" /etc/passwd
 mount --bind "$1/group" /etc/group
 mount --bind "$1/shadow" /etc/shadow
-exec "$2" -D -e -f "$3"`, "sh", a, SSHD, s.sshdCfg)
-		cmd.SysProcAttr = &syscall.SysProcAttr{
-			Cloneflags:   syscall.CLONE_NEWPID,
-			Unshareflags: syscall.CLONE_NEWNS,
-			Setpgid:      true,
-			Pdeathsig:    syscall.SIGKILL,
-		}
+exec "$2" -D -e -f "$3"`, "sh", s.accounts, SSHD, s.sshdCfg)
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:   syscall.CLONE_NEWPID,
+		Unshareflags: syscall.CLONE_NEWNS,
+		Setpgid:      true,
+		// If the test binary dies, sshd (and so its namespace) dies too.
+		Pdeathsig: syscall.SIGKILL,
 	}
 	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	cmd.Dir = "/"
@@ -431,11 +422,17 @@ exec "$2" -D -e -f "$3"`, "sh", a, SSHD, s.sshdCfg)
 // userID is the uid and gid of Options.User (the lab's sandbox uid).
 const userID = 1001
 
-// setUpUser writes passwd/group/shadow copies with the user added, and a
-// world-readable directory holding its home and authorized_keys. It returns
-// that directory.
-func (s *Server) setUpUser(t testing.TB, name string) (string, error) {
-	pub, err := os.MkdirTemp("", "sshdtest-user-")
+// setUpAccounts writes the passwd/group/shadow copies that sshd sees (bound
+// over /etc in its mount namespace) and a world-readable directory holding
+// the login's home and authorized_keys; it returns that directory.
+//
+// Root keeps its uid and shell but gets this fresh home: Debian's bash
+// reads ~/.bashrc for every command run through sshd, and the machine's
+// root rc files (pyenv init, ...) cost seconds per command under load and
+// are not what a sandbox has. With name set, that user is added (uid 1001,
+// /bin/sh) and is the login.
+func (s *Server) setUpAccounts(t testing.TB, name string) (string, error) {
+	pub, err := os.MkdirTemp("", "sshdtest-home-")
 	if err != nil {
 		return "", err
 	}
@@ -447,22 +444,28 @@ func (s *Server) setUpUser(t testing.TB, name string) (string, error) {
 	if err := os.Mkdir(home, 0o755); err != nil {
 		return "", err
 	}
-	if err := os.Chown(home, userID, userID); err != nil {
-		return "", err
-	}
 	s.accounts = filepath.Join(s.Dir, "accounts")
 	if err := os.Mkdir(s.accounts, 0o700); err != nil {
 		return "", err
 	}
-	add := map[string]string{
-		"passwd": fmt.Sprintf("%s:x:%d:%d:%s:%s:/bin/sh\n", name, userID, userID, name, home),
-		"group":  fmt.Sprintf("%s:x:%d:\n", name, userID),
-		"shadow": fmt.Sprintf("%s:*:20000:0:99999:7:::\n", name),
+	add := map[string]string{}
+	if name != "" {
+		if err := os.Chown(home, userID, userID); err != nil {
+			return "", err
+		}
+		add = map[string]string{
+			"passwd": fmt.Sprintf("%s:x:%d:%d:%s:%s:/bin/sh\n", name, userID, userID, name, home),
+			"group":  fmt.Sprintf("%s:x:%d:\n", name, userID),
+			"shadow": fmt.Sprintf("%s:*:20000:0:99999:7:::\n", name),
+		}
 	}
-	for f, line := range add {
+	for _, f := range []string{"passwd", "group", "shadow"} {
 		b, err := os.ReadFile(filepath.Join("/etc", f))
 		if err != nil {
 			return "", err
+		}
+		if f == "passwd" && name == "" {
+			b = rootHome(b, home)
 		}
 		if len(b) > 0 && b[len(b)-1] != '\n' {
 			b = append(b, '\n')
@@ -471,12 +474,28 @@ func (s *Server) setUpUser(t testing.TB, name string) (string, error) {
 		if f == "shadow" {
 			mode = 0o640
 		}
-		if err := os.WriteFile(filepath.Join(s.accounts, f), append(b, line...), mode); err != nil {
+		if err := os.WriteFile(filepath.Join(s.accounts, f), append(b, add[f]...), mode); err != nil {
 			return "", err
 		}
 	}
-	s.User, s.UserHome = name, home
+	s.User, s.UserHome = "root", home
+	if name != "" {
+		s.User = name
+	}
 	return pub, nil
+}
+
+// rootHome replaces the home directory (field 6) of root's passwd line.
+func rootHome(passwd []byte, home string) []byte {
+	lines := strings.Split(string(passwd), "\n")
+	for i, l := range lines {
+		f := strings.Split(l, ":")
+		if len(f) == 7 && f[0] == "root" {
+			f[5] = home
+			lines[i] = strings.Join(f, ":")
+		}
+	}
+	return []byte(strings.Join(lines, "\n"))
 }
 
 // ensurePrivsepDir creates /run/sshd (root, 0755) when missing: sshd refuses
