@@ -941,7 +941,7 @@ nc_proxy_env_step() {
 		for nc_pe_dst in $(printf '%s\n' "$nc_pe_lines" | awk '{ print $NF }' | tr -d '"'); do
 			NC_PREDICTED_NODE_OPTIONS="$NC_PREDICTED_NODE_OPTIONS --require $nc_pe_dst"
 		done
-		if { nc_render_env_base && nc_guard_lines "$nc_pe_opts"; } 2>/dev/null | nc_recovered_env_current -; then
+		if { nc_render_env_base && nc_guard_lines "$nc_pe_opts"; } | nc_recovered_env_current -; then
 			nc_step proxy-env ok "$NC_RECOVERED_ENV is current ($NC_PROXY_ENV $NC_PE_WHY)"
 		else
 			nc_step proxy-env would-change "would generate $NC_RECOVERED_ENV ($NC_PROXY_ENV $NC_PE_WHY)"
@@ -1268,37 +1268,45 @@ nc_log_step() {
 	fi
 }
 
-# nc_assert_guards STEP: the refusal invariant. Both guards ready and both
-# exact --require tokens in NODE_OPTIONS, or nothing is launched.
-nc_assert_guards() {
+# nc_guards_hold: the refusal invariant's test. Both guards ready and both
+# exact --require tokens in NODE_OPTIONS (check mode: in the NODE_OPTIONS
+# the recovered env would give). Sets NC_GUARD_CAUSE when they do not hold.
+nc_guards_hold() {
 	if [ "$NC_CHECK" = 1 ]; then
-		nc_ag_opts=$NC_PREDICTED_NODE_OPTIONS
+		nc_gh_opts=$NC_PREDICTED_NODE_OPTIONS
 	else
-		nc_ag_opts=${NODE_OPTIONS-}
+		nc_gh_opts=${NODE_OPTIONS-}
 	fi
-	nc_ag_cause=
+	NC_GUARD_CAUSE=
 	if [ -n "$NC_PE_FATAL" ]; then
-		nc_ag_cause=$NC_PE_FATAL
+		NC_GUARD_CAUSE=$NC_PE_FATAL
 	elif [ "$NC_SAFETY_READY" != 1 ]; then
-		nc_ag_cause="safety-net guard $NC_SAFETY_NET_DST could not be restored from a trusted source"
+		NC_GUARD_CAUSE="safety-net guard $NC_SAFETY_NET_DST could not be restored from a trusted source"
 	elif [ "$NC_CIAO_READY" != 1 ]; then
-		nc_ag_cause="ciao guard $NC_CIAO_DST could not be restored from a trusted source"
-	elif ! nc_requires_preload "$nc_ag_opts" "$NC_SAFETY_NET_DST"; then
-		nc_ag_cause="NODE_OPTIONS has no exact --require $NC_SAFETY_NET_DST"
-	elif ! nc_requires_preload "$nc_ag_opts" "$NC_CIAO_DST"; then
-		nc_ag_cause="NODE_OPTIONS has no exact --require $NC_CIAO_DST"
+		NC_GUARD_CAUSE="ciao guard $NC_CIAO_DST could not be restored from a trusted source"
+	elif ! nc_requires_preload "$nc_gh_opts" "$NC_SAFETY_NET_DST"; then
+		NC_GUARD_CAUSE="NODE_OPTIONS has no exact --require $NC_SAFETY_NET_DST"
+	elif ! nc_requires_preload "$nc_gh_opts" "$NC_CIAO_DST"; then
+		NC_GUARD_CAUSE="NODE_OPTIONS has no exact --require $NC_CIAO_DST"
 	fi
-	if [ -z "$nc_ag_cause" ]; then
-		if [ "$NC_CHECK" = 1 ]; then
-			nc_step "$1" ok "NODE_OPTIONS would require both guards"
-		else
-			nc_step "$1" ok "NODE_OPTIONS requires $NC_SAFETY_NET_DST and $NC_CIAO_DST"
-		fi
-		return 0
-	fi
+	[ -z "$NC_GUARD_CAUSE" ]
+}
+
+# nc_refuse STEP: the refusal, with its exact message; nothing is launched.
+nc_refuse() {
 	nc_say "$NC_REFUSAL"
-	nc_step "$1" failed "$nc_ag_cause"
-	nc_finish refused "$nc_ag_cause; ${NC_REFUSAL#ERROR: }"
+	nc_step "$1" failed "$NC_GUARD_CAUSE"
+	nc_finish refused "$NC_GUARD_CAUSE; ${NC_REFUSAL#ERROR: }"
+}
+
+# nc_assert_guards STEP reports the invariant as STEP, or refuses.
+nc_assert_guards() {
+	nc_guards_hold || nc_refuse "$1"
+	if [ "$NC_CHECK" = 1 ]; then
+		nc_step "$1" ok "NODE_OPTIONS would require both guards"
+	else
+		nc_step "$1" ok "NODE_OPTIONS requires $NC_SAFETY_NET_DST and $NC_CIAO_DST"
+	fi
 }
 
 # nc_run_validator ARGS...: the Hermes validator, its output never kept (it
@@ -1454,7 +1462,7 @@ nc_dashboard_step() {
 		nc_step dashboard failed "$NC_REASON"
 		return 1
 	fi
-	nc_assert_guards dashboard-guards
+	nc_guards_hold || nc_refuse dashboard
 	nc_say "launching Hermes dashboard on internal port $NC_DASHBOARD_INTERNAL_PORT: $(nc_words "$NC_DASHBOARD_ARGV")"
 	nc_spawn_words "$NC_DASHBOARD_ARGV"
 	nc_ds_pid=$NC_SPAWNED_PID
@@ -1598,6 +1606,7 @@ nc_main() {
 	NC_LOCKS_REMOVED=
 	NC_STOPPED=
 	NC_SURVIVORS=
+	NC_GUARD_CAUSE=
 	NC_UID=$(id -u)
 	NC_START_MS=$(nc_now_ms)
 	trap '' PIPE
