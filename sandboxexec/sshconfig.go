@@ -134,7 +134,8 @@ func readSSHConfig(r io.Reader, alias string, env localEnv) (*sshConfig, error) 
 		return nil, err
 	}
 	for _, v := range ids {
-		for _, f := range splitArgs(v) {
+		// One file per directive (a path may contain blanks).
+		if f := unquote(strings.TrimSpace(v)); f != "" {
 			c.IdentityFiles = append(c.IdentityFiles, expandPath(f, env.Home, fileTokens))
 		}
 	}
