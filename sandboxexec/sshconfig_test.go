@@ -30,7 +30,9 @@ func TestReadSSHConfig(t *testing.T) {
 			func(c *sshConfig) bool { return c.Port == 2200 && c.User == "star" }},
 		{"every IdentityFile is kept, ~ and quotes handled",
 			"Host sb\n  IdentityFile ~/.ssh/a\n  IdentityFile \"/x y/b\"\n", "sb",
-			func(c *sshConfig) bool { return reflect.DeepEqual(c.IdentityFiles, []string{"/home/op/.ssh/a", "/x y/b"}) }},
+			func(c *sshConfig) bool {
+				return reflect.DeepEqual(c.IdentityFiles, []string{"/home/op/.ssh/a", "/x y/b"})
+			}},
 		{"ProxyCommand tokens: %h %p %r %n and %%",
 			"Host sb\n  HostName 10.0.0.1\n  Port 2022\n  User u\n  ProxyCommand nc %h %p -u %r -n %n 100%%\n", "sb",
 			func(c *sshConfig) bool { return c.ProxyCommand == "nc 10.0.0.1 2022 -u u -n sb 100%" }},
