@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nemoclaw/nemoclaw-go/internal/sshdtest"
+	"github.com/nemoclaw/nemoclaw-go/sandboxexec"
 )
 
 // execHome is a temporary HOME whose registry holds the given sandboxes,
@@ -43,6 +45,12 @@ func execHome(t *testing.T, entries map[string][2]string) string {
 // runExecCLI runs the CLI in-process with HOME set to home.
 func runExecCLI(t *testing.T, home, stdin string, args ...string) (int, string, string) {
 	t.Helper()
+	return runExecCLIEnv(t, home, nil, stdin, args...)
+}
+
+// runExecCLIEnv is runExecCLI with more environment variables.
+func runExecCLIEnv(t *testing.T, home string, env map[string]string, stdin string, args ...string) (int, string, string) {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	inv := &Invocation{
 		Brand:  BrandFor("nemoclaw"),
@@ -50,6 +58,9 @@ func runExecCLI(t *testing.T, home, stdin string, args ...string) (int, string, 
 		Stdout: &stdout,
 		Stderr: &stderr,
 		Getenv: func(k string) string {
+			if v, ok := env[k]; ok {
+				return v
+			}
 			switch k {
 			case "HOME":
 				return home
@@ -63,6 +74,23 @@ func runExecCLI(t *testing.T, home, stdin string, args ...string) (int, string, 
 	defer cancel()
 	code := inv.Run(ctx, append([]string{"nemoclaw"}, args...))
 	return code, stdout.String(), stderr.String()
+}
+
+// dialOpenShellExecOnly opens the OpenShell exec fallback with bin as the CLI.
+func dialOpenShellExecOnly(ctx context.Context, name, bin string) (sandboxexec.Transport, error) {
+	return sandboxexec.DialOpenShell(ctx, name, sandboxexec.OpenShellOptions{
+		ExecOnly: true,
+		Getenv: func(k string) string {
+			if k == "NEMOCLAW_OPENSHELL_BIN" {
+				return bin
+			}
+			return os.Getenv(k)
+		},
+	})
+}
+
+func execCmd(script string, stdout io.Writer) sandboxexec.Command {
+	return sandboxexec.Command{Script: script, Stdout: stdout, Stderr: io.Discard}
 }
 
 // `<name> exec -- cmd` against a real sshd: statuses, stdio and the exit
