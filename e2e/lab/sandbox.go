@@ -259,13 +259,15 @@ func readProcess(pid int) (Process, error) {
 // IsGateway reports whether p is an agent gateway or Hermes dashboard: an
 // argument whose base name is openclaw (or openclaw.mjs) followed by
 // "gateway", hermes followed by "gateway" or "dashboard", or a process
-// titled openclaw-gateway. Wrapper shells (`sh -c '... openclaw gateway
+// titled openclaw or openclaw-gateway (the real OpenClaw's titles). Wrapper shells (`sh -c '... openclaw gateway
 // run'`) do not count: their command is one argument.
 func (p Process) IsGateway() bool {
 	if p.State == "Z" {
 		return false
 	}
-	if p.Comm == "openclaw-gateway" || (len(p.Args) > 0 && strings.HasPrefix(filepath.Base(p.Args[0]), "openclaw-gateway")) {
+	// The real OpenClaw retitles itself: "openclaw" while it starts, then
+	// "openclaw-gateway" (its argv is gone from /proc/PID/cmdline).
+	if len(p.Args) == 1 && (p.Args[0] == "openclaw" || strings.HasPrefix(p.Args[0], "openclaw-gateway")) {
 		return true
 	}
 	for i := 0; i+1 < len(p.Args); i++ {

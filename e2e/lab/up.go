@@ -217,15 +217,20 @@ func (s *Sandbox) waitEntrypoint(ctx context.Context) error {
 
 // waitReady polls until sshd answers with an SSH banner and, when
 // wantGateway, the gateway's health endpoint (and, for Hermes, its
-// dashboard) answers 200. PID 1 dying ends the wait with its log.
+// dashboard) answers 200 or 401. PID 1 dying ends the wait with its log, and
+// so does the gateway dying (the real OpenClaw gives up by itself when its
+// start-up lease times out on a busy machine): it would never answer.
 func (s *Sandbox) waitReady(ctx context.Context, wantGateway bool) error {
-	poll := func(what string, ok func() bool) error {
+	poll := func(what string, gateway bool, ok func() bool) error {
 		for delay := 5 * time.Millisecond; ; delay = min(delay*2, 200*time.Millisecond) {
 			if ok() {
 				return nil
 			}
 			if !s.running() {
 				return fmt.Errorf("sandbox %s stopped while waiting for %s: %s", s.Name, what, s.logTail("init.log"))
+			}
+			if gateway && !s.gatewayAlive() {
+				return fmt.Errorf("sandbox %s: the gateway exited before %s answered%s; processes: %s", s.Name, what, s.readinessHint(what), s.processSummary())
 			}
 			select {
 			case <-ctx.Done():
@@ -234,7 +239,7 @@ func (s *Sandbox) waitReady(ctx context.Context, wantGateway bool) error {
 			}
 		}
 	}
-	if err := poll("sshd on 127.0.0.1:22", func() bool {
+	if err := poll("sshd on 127.0.0.1:22", false, func() bool {
 		c, err := s.Dial(ctx, "127.0.0.1:22")
 		if err != nil {
 			return false
@@ -258,12 +263,40 @@ func (s *Sandbox) waitReady(ctx context.Context, wantGateway bool) error {
 	}
 	port := strconv.Itoa(s.Options.Port)
 	if s.Options.Agent == AgentHermes {
-		if err := poll("the Hermes gateway on 127.0.0.1:8642", healthy("127.0.0.1:"+strconv.Itoa(HermesAPIPort), "/health")); err != nil {
+		if err := poll("the Hermes gateway on 127.0.0.1:8642", true, healthy("127.0.0.1:"+strconv.Itoa(HermesAPIPort), "/health")); err != nil {
 			return err
 		}
-		return poll("the Hermes dashboard on 127.0.0.1:"+port, healthy("127.0.0.1:"+port, "/"))
+		return poll("the Hermes dashboard on 127.0.0.1:"+port, true, healthy("127.0.0.1:"+port, "/"))
 	}
-	return poll("the gateway on 127.0.0.1:"+port, healthy("127.0.0.1:"+port, "/health"))
+	return poll("the gateway on 127.0.0.1:"+port, true, healthy("127.0.0.1:"+port, "/health"))
+}
+
+// processSummary lists the sandbox's processes for an error message.
+func (s *Sandbox) processSummary() string {
+	procs, err := s.Processes()
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, p := range procs {
+		out = append(out, fmt.Sprintf("%d(%s):%.80s", p.NSPID, p.State, strings.Join(p.Args, " ")))
+	}
+	return strings.Join(out, ", ")
+}
+
+// gatewayAlive reports whether a gateway process, or the entrypoint's shell
+// about to exec one (`sh -c '. env && exec openclaw gateway run ...'`), runs.
+func (s *Sandbox) gatewayAlive() bool {
+	procs, err := s.Processes()
+	if err != nil {
+		return false
+	}
+	for _, p := range procs {
+		if p.IsGateway() || (p.State != "Z" && strings.Contains(strings.Join(p.Args, " "), "exec "+s.Options.Agent+" gateway run")) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Sandbox) readinessHint(what string) string {
