@@ -155,6 +155,10 @@ func (inv *Invocation) inspectForward(ctx context.Context, name string, port int
 		}
 		r.State = "dead"
 		r.Detail = verr.Error()
+		// A daemon just killed shows as a zombie while its other threads
+		// still hold the socket; give it a moment to let go of the port
+		// rather than calling our own dying daemon foreign.
+		portforward.WaitExited(ctx, st.PID, 2*time.Second)
 	}
 	if h, held := portforward.PortHolder(port); held {
 		r.State = "foreign"

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nemoclaw/nemoclaw-go/e2e/lab"
 	"github.com/nemoclaw/nemoclaw-go/internal/sshdtest"
 	"github.com/nemoclaw/nemoclaw-go/internal/testenv"
 	"github.com/nemoclaw/nemoclaw-go/portforward"
@@ -233,6 +234,7 @@ func mode(t *testing.T, path string) os.FileMode {
 // TestForwardDaemon drives `forward start|stop|status|list` in-process
 // against real sshd servers, with the real nemoclaw binary as the daemon.
 func TestForwardDaemon(t *testing.T) {
+	t.Parallel()
 	testenv.RequireRoot(t)
 	testenv.RequireBinary(t, sshdtest.SSHD)
 	bin := buildNemoclaw(t)
@@ -596,4 +598,70 @@ func daemonsFor(bin string, port int) []int {
 		pids = append(pids, pid)
 	}
 	return pids
+}
+
+// TestForwardLabSandbox runs the forward against a lab sandbox: sshd in
+// the sandbox's own network namespace behind a ProxyCommand, as OpenShell
+// sandboxes are reached, so the forward dials the real 127.0.0.1:<port>
+// inside. A pod recreate (every process gone, sshd restarted) is healed by
+// the daemon itself.
+func TestForwardLabSandbox(t *testing.T) {
+	t.Parallel()
+	testenv.RequireRoot(t)
+	for _, b := range []string{sshdtest.SSHD, "ssh", "node", "unshare", "nsenter"} {
+		testenv.RequireBinary(t, b)
+	}
+	bin := buildNemoclaw(t)
+	base := t.TempDir()
+	port := freeLoopbackPort(t)
+	o := lab.Options{Name: "fwdlab", Home: filepath.Join(base, "home"), LabDir: filepath.Join(base, "lab"), Port: port}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	sb, err := lab.Up(ctx, o)
+	if err != nil {
+		t.Fatalf("lab up: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := sb.Down(); err != nil {
+			t.Errorf("lab down: %v", err)
+		}
+	})
+	e := &forwardEnv{t: t, bin: bin, home: o.Home, port: port, env: map[string]string{
+		"HOME": o.Home, "NEMOCLAW_FORWARD_BINARY": bin, "PATH": os.Getenv("PATH"),
+	}}
+	t.Cleanup(e.killDaemons)
+
+	code, m := e.runJSON("fwdlab", "forward", "start")
+	if code != 0 || m["state"] != "healthy" {
+		t.Fatalf("forward start: exit %d, %v", code, m)
+	}
+	body, err := get(port)
+	if err != nil || !strings.Contains(body, "<title>OpenClaw Control</title>") {
+		t.Fatalf("dashboard through the forward: %q, %v", body, err)
+	}
+	st := e.state("fwdlab", port)
+
+	if err := sb.Recreate(ctx); err != nil {
+		t.Fatalf("recreate: %v", err)
+	}
+	// The recreated sandbox has no gateway yet; the proof is the daemon's
+	// own account: the same daemon, connected again after a reconnect.
+	deadline := time.Now().Add(forwardHang)
+	for {
+		s, err := portforward.QueryControl(ctx, st.Control)
+		if err == nil && s.Connected && s.Reconnects >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("daemon did not reconnect after the recreate: %+v, %v", s, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if again := e.state("fwdlab", port); again.PID != st.PID {
+		t.Fatalf("the daemon was replaced (%d -> %d) instead of reconnecting", st.PID, again.PID)
+	}
+	if code, out, errOut := e.run("fwdlab", "forward", "stop"); code != 0 {
+		t.Fatalf("forward stop: %d\n%s%s", code, out, errOut)
+	}
+	waitGone(t, st.PID)
 }

@@ -277,6 +277,8 @@ func StopDaemon(ctx context.Context, paths Paths, s State, grace time.Duration) 
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+	// Until its last thread is gone it may still hold the port.
+	WaitExited(ctx, s.PID, grace)
 	RemoveStale(paths, s)
 	return nil
 }

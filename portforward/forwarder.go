@@ -52,7 +52,7 @@ type Config struct {
 	// WaitUpstream bounds how long an accepted client waits for the
 	// upstream to come back before it is closed; zero means 30 s.
 	WaitUpstream time.Duration
-	// DialTimeout bounds one Dial inside the sandbox; zero means 15 s.
+	// DialTimeout bounds one Dial inside the sandbox; zero means 30 s.
 	DialTimeout time.Duration
 	// Logf records supervision events (connects, drops, errors); nil
 	// discards them.
@@ -87,7 +87,7 @@ func New(cfg Config) *Forwarder {
 		cfg.WaitUpstream = 30 * time.Second
 	}
 	if cfg.DialTimeout == 0 {
-		cfg.DialTimeout = 15 * time.Second
+		cfg.DialTimeout = 30 * time.Second
 	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
@@ -217,8 +217,9 @@ func (f *Forwarder) serve(ctx context.Context, c net.Conn, track func(net.Conn) 
 
 	// Two tries: a Dial that fails because the upstream just died is
 	// retried once on the replacement instead of dropping the client.
+	var dead Upstream
 	for try := 0; try < 2; try++ {
-		up, err := f.waitUpstream(ctx)
+		up, err := f.waitUpstream(ctx, dead)
 		if err != nil {
 			f.cfg.Logf("client %s: no upstream: %v", c.RemoteAddr(), err)
 			return
@@ -228,12 +229,12 @@ func (f *Forwarder) serve(ctx context.Context, c net.Conn, track func(net.Conn) 
 		cancel()
 		if err != nil {
 			f.recordErr(fmt.Errorf("dialing %s in the sandbox: %w", f.cfg.Remote, err))
-			if refusedInSandbox(err) {
-				// The transport is fine; nothing listens on the remote
-				// port. The client sees its connection closed.
+			if !f.upstreamLost(up, err) {
+				// Refused inside the sandbox, or slow: this client fails,
+				// and the connection carrying every other client stays.
 				return
 			}
-			f.suspect(up)
+			dead = up
 			continue
 		}
 		untrack := track(rc)
@@ -245,6 +246,27 @@ func (f *Forwarder) serve(ctx context.Context, c net.Conn, track func(net.Conn) 
 	}
 }
 
+// upstreamLost decides whether a failed Dial means up itself is gone. A
+// refusal by the sandbox's sshd or a timeout never does: closing the
+// connection would cut every other client's stream for one slow open. An
+// upstream that reports its own death (Done) is believed; one that cannot
+// is suspected on any other error and replaced by the supervisor.
+func (f *Forwarder) upstreamLost(up Upstream, err error) bool {
+	if refusedInSandbox(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	if d, ok := up.(doner); ok {
+		select {
+		case <-d.Done():
+			return true
+		default:
+			return false
+		}
+	}
+	f.suspect(up)
+	return true
+}
+
 // refusedInSandbox tells a remote refusal (the sshd could not connect to
 // the address, or forbids forwarding) from a dead transport. Only the latter
 // is a reason to reconnect.
@@ -253,20 +275,26 @@ func refusedInSandbox(err error) bool {
 	return errors.As(err, &oce)
 }
 
-// waitUpstream returns the current upstream, waiting up to WaitUpstream for
-// one while reconnecting.
-func (f *Forwarder) waitUpstream(ctx context.Context) (Upstream, error) {
+// waitUpstream returns the current upstream, other than dead, waiting up
+// to WaitUpstream for one while reconnecting.
+func (f *Forwarder) waitUpstream(ctx context.Context, dead Upstream) (Upstream, error) {
 	timer := time.NewTimer(f.cfg.WaitUpstream)
 	defer timer.Stop()
 	for {
 		f.mu.Lock()
 		up, ready := f.up, f.upReady
 		f.mu.Unlock()
-		if up != nil {
+		if up != nil && up != dead {
 			return up, nil
+		}
+		var poll <-chan time.Time
+		if up != nil {
+			// The supervisor has not yet noticed that up died.
+			poll = time.After(20 * time.Millisecond)
 		}
 		select {
 		case <-ready:
+		case <-poll:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-timer.C:

@@ -75,6 +75,38 @@ func processAlive(pid int) bool {
 	return data[i+2] != 'Z' && data[i+2] != 'X'
 }
 
+// WaitExited waits up to timeout for pid to be gone from /proc entirely,
+// not just a zombie leader: until then its threads may still hold its
+// sockets. It returns at once when pid does not exist.
+func WaitExited(ctx context.Context, pid int, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d/task", pid)); err != nil {
+			return
+		}
+		if processAlive(pid) {
+			return // a live process (pid reused): nothing to wait for
+		}
+		if tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid)); err == nil && len(tasks) <= 1 && onlyZombie(pid, tasks) {
+			return // a fully exited zombie holds nothing
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// onlyZombie: the single remaining task is the exited leader.
+func onlyZombie(pid int, tasks []os.DirEntry) bool {
+	if len(tasks) == 0 {
+		return true
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, tasks[0].Name()))
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(data, ')')
+	return i > 0 && i+2 < len(data) && (data[i+2] == 'Z' || data[i+2] == 'X')
+}
+
 func checkCmdline(s State) error {
 	args, err := ProcessArgs(s.PID)
 	if err != nil {

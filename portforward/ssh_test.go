@@ -32,7 +32,7 @@ func sshForwarder(t testing.TB, srv *sshdtest.Server, remote string) (*Forwarder
 	if err != nil {
 		t.Fatalf("connecting to sshd: %v", err)
 	}
-	return startForwarder(t, Config{Remote: remote, Connect: sshConnector(srv), Initial: first,
+	return startForwarder(t, Config{Remote: remote, Connect: sshConnector(srv), Initial: first, Logf: t.Logf,
 		Backoff: Backoff{Initial: 50 * time.Millisecond, Max: 1 * time.Second}})
 }
 
