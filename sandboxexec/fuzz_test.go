@@ -64,7 +64,7 @@ func FuzzExecWrapperRoundTrip(f *testing.F) {
 		cmd := exec.Command(sh, "-c", execWrapper, "sh", marker, base64.StdEncoding.EncodeToString([]byte(script)))
 		var out bytes.Buffer
 		cmd.Stdout = newMarkerWriter(marker, &out)
-		cmd.Stderr = newMarkerWriter(marker, nil)
+		cmd.Stderr = newMarkerWriter(marker+"-stderr", nil)
 		if err := cmd.Run(); err != nil {
 			t.Fatalf("wrapper failed for %q: %v", value, err)
 		}
@@ -102,4 +102,24 @@ func FuzzMarkerWriterSplits(f *testing.F) {
 			t.Fatalf("stream %q in chunks of %d: started=%v out %q, want %q", stream, n, w.started(), out.String(), payload)
 		}
 	})
+}
+
+// A CLI that merges the command's stderr into stdout must not leak the
+// stderr marker into the output.
+func TestExecWrapperMergedStreams(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	const marker = "@nemoclaw-exec-start-merged"
+	script := base64.StdEncoding.EncodeToString([]byte("echo out; echo err >&2"))
+	cmd := exec.Command(sh, "-c", "echo preamble; exec 2>&1; "+"sh -c \"$0\" sh \"$1\" \"$2\"", execWrapper, marker, script)
+	var out bytes.Buffer
+	cmd.Stdout = newMarkerWriter(marker, &out)
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "out\nerr\n" {
+		t.Errorf("merged streams gave %q, want \"out\\nerr\\n\"", out.String())
+	}
 }

@@ -221,10 +221,12 @@ var _ Transport = (*OpenShellExecTransport)(nil)
 // envName is what a shell accepts as a variable name.
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// execWrapper is the `sh -c` program: print the start marker on both
-// streams (whatever OpenShell printed before it is its own preamble), then
-// decode and evaluate the script. `eval` keeps the script's `exit N`.
-const execWrapper = `printf '%s\n' "$1"; printf '%s\n' "$1" >&2; eval "$(printf '%s' "$2" | base64 -d)"`
+// execWrapper is the `sh -c` program: print a start marker on each stream
+// (whatever OpenShell printed before it is its own preamble), then decode
+// and evaluate the script; `eval` keeps the script's `exit N`. The stderr
+// marker differs and comes first, so a CLI that merges stderr into stdout
+// shows it before the stdout marker, where it is dropped as preamble.
+const execWrapper = `printf '%s\n' "$1-stderr" >&2; printf '%s\n' "$1"; eval "$(printf '%s' "$2" | base64 -d)"`
 
 // Run executes cmd through `openshell sandbox exec --name <name> -- sh -c
 // <wrapper> <marker> <base64 script>`. Env becomes quoted `export` lines
@@ -242,7 +244,7 @@ func (t *OpenShellExecTransport) Run(ctx context.Context, c Command) (Outcome, e
 	encoded := base64.StdEncoding.EncodeToString([]byte(execScript(c.Script, c.Env)))
 
 	stdout := newMarkerWriter(marker, c.Stdout)
-	stderr := newMarkerWriter(marker, c.Stderr)
+	stderr := newMarkerWriter(marker+"-stderr", c.Stderr)
 	cmd := exec.Command(t.bin, "sandbox", "exec", "--name", t.name, "--", "sh", "-c", execWrapper, "sh", marker, encoded)
 	cmd.Stdin = c.Stdin
 	cmd.Stdout, cmd.Stderr = stdout, stderr
