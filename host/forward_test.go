@@ -263,6 +263,12 @@ func TestForwardDaemon(t *testing.T) {
 		}
 		mustReach(t, e.port)
 
+		_, human, _ := e.run("demo", "forward", "status")
+		_, list, _ := e.run("forward", "list")
+		t.Logf("status:\n%slist:\n%s", human, list)
+		if !strings.Contains(human, "healthy") || !strings.Contains(list, "demo") {
+			t.Errorf("human status or list does not show the forward:\n%s%s", human, list)
+		}
 		code, m = e.runJSON("demo", "forward", "status")
 		if code != 0 || m["state"] != "healthy" || m["url"] != fmt.Sprintf("http://127.0.0.1:%d/", e.port) {
 			t.Fatalf("status: exit %d, %v", code, m)
@@ -288,6 +294,37 @@ func TestForwardDaemon(t *testing.T) {
 			if got := mode(t, c.path); got != c.want {
 				t.Errorf("%s: mode %o, want %o", c.path, got, c.want)
 			}
+		}
+	})
+
+	// Two starts at once (two recoveries racing) end with one daemon: one
+	// starts it, the other finds it healthy and keeps it.
+	t.Run("ConcurrentStartsMakeOneDaemon", func(t *testing.T) {
+		t.Parallel()
+		e := newForwardEnv(t, bin)
+		type res struct {
+			code int
+			m    map[string]any
+		}
+		results := make(chan res, 2)
+		for i := 0; i < 2; i++ {
+			go func() {
+				code, out, _ := e.run("demo", "forward", "start", "--json")
+				var m map[string]any
+				json.Unmarshal([]byte(out), &m)
+				results <- res{code, m}
+			}()
+		}
+		a, b := <-results, <-results
+		if a.code != 0 || b.code != 0 {
+			t.Fatalf("concurrent starts: %v / %v", a, b)
+		}
+		actions := []any{a.m["action"], b.m["action"]}
+		if !(actions[0] == "started" && actions[1] == "kept" || actions[0] == "kept" && actions[1] == "started") || a.m["pid"] != b.m["pid"] {
+			t.Fatalf("concurrent starts did not converge on one daemon: %v / %v", a.m, b.m)
+		}
+		if pids := daemonsFor(bin, e.port); len(pids) != 1 {
+			t.Fatalf("daemons running for the port: %v, want exactly one", pids)
 		}
 	})
 
