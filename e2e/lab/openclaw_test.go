@@ -387,51 +387,80 @@ wait $!
 		t.Fatal(err)
 	}
 	defer out.Close()
-	cmd := exec.Command(unshare, "--net", "--mount", "--pid", "--fork", "--mount-proc", "--propagation", "private",
-		"--kill-child", "sh", "-c", script, "sh", root, strconv.Itoa(port), strconv.Itoa(uid), nodeOptions)
-	cmd.Stdout, cmd.Stderr = out, out
-	// If the test binary dies (a -timeout panic), the kernel kills unshare,
-	// and --kill-child takes the namespace's PID 1 and so every process
-	// in it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	exited := ocStartOnLockedThread(t, cmd)
-	t.Cleanup(func() { ocStopGateway(t, cmd, exited) })
 	logTail := func() string { return ocTail(filepath.Join(root, "gateway.out"), 40) }
 
-	pid1 := ocWaitChild(t, cmd.Process.Pid, exited)
-
-	// Hang protection: a gateway that has not answered in 4 minutes is
-	// broken, not slow (seen: 26-170 s on two cores shared with other tests).
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	// Hang protection: a gateway that has not answered in 4 minutes per
+	// attempt is broken, not slow (seen: 26-170 s on two cores shared with
+	// other tests).
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute*ocStartAttempts)
 	defer cancel()
-	client := &http.Client{
-		Transport: &http.Transport{
-			DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
-				return ocDialInNetns(ctx, pid1, addr)
-			},
-			DisableKeepAlives: true,
-		},
-		Timeout: 10 * time.Second,
-	}
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	startedAt := time.Now()
-	healthy := false
-	for !healthy {
+	var (
+		pid1   int
+		exited <-chan struct{}
+		client *http.Client
+	)
+	for attempt := 1; ; attempt++ {
+		// A new attempt's gateway may get the same PID in its new
+		// namespace: only this attempt's preload markers count.
+		for _, name := range []string{"safety-net", "ciao-guard"} {
+			if err := os.Remove(filepath.Join(markers, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Fatal(err)
+			}
+		}
+		cmd := exec.Command(unshare, "--net", "--mount", "--pid", "--fork", "--mount-proc", "--propagation", "private",
+			"--kill-child", "sh", "-c", script, "sh", root, strconv.Itoa(port), strconv.Itoa(uid), nodeOptions)
+		cmd.Stdout, cmd.Stderr = out, out
+		// If the test binary dies (a -timeout panic), the kernel kills
+		// unshare, and --kill-child takes the namespace's PID 1 and so
+		// every process in it.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+		exited = ocStartOnLockedThread(t, cmd)
+		done := exited
+		t.Cleanup(func() { ocStopGateway(t, cmd, done) })
+		pid1 = ocWaitChild(t, cmd.Process.Pid, exited)
+		p1 := pid1
+		client = &http.Client{
+			Transport: &http.Transport{
+				DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+					return ocDialInNetns(ctx, p1, addr)
+				},
+				DisableKeepAlives: true,
+			},
+			Timeout: 30 * time.Second,
+		}
+		startedAt := time.Now()
+		err := ocWaitHealthy(ctx, client, base+"/health", exited)
+		if err == nil {
+			t.Logf("attempt %d: first healthy /health %.1f s after launch (information, not a target)", attempt, time.Since(startedAt).Seconds())
+			break
+		}
+		tail := logTail()
+		if errors.Is(err, errOCExited) && strings.Contains(tail, ocOverloadFailure) && attempt < ocStartAttempts {
+			t.Logf("attempt %d: the gateway gave up during start-up on an overloaded machine (%q); starting it again", attempt, ocOverloadFailure)
+			continue
+		}
+		t.Fatalf("attempt %d: %v\n%s", attempt, err, tail)
+	}
+
+	// The first page load can outlast a single request timeout on a busy
+	// machine (OpenClaw prepares its Control UI assets then): retry within
+	// the same hang protection.
+	var (
+		status int
+		body   []byte
+	)
+	for status != http.StatusOK {
+		if status, body, err = ocGet(ctx, client, base+"/"); status == http.StatusOK {
+			break
+		}
 		select {
 		case <-exited:
-			t.Fatalf("the gateway's namespace ended before /health answered\n%s", logTail())
+			t.Fatalf("the gateway died before serving GET / (last: %d, %v)\n%s", status, err, logTail())
 		case <-ctx.Done():
-			t.Fatalf("no 200/401 from /health within the hang-protection deadline\n%s", logTail())
+			t.Fatalf("GET / = %d, %v\n%s", status, err, logTail())
 		case <-time.After(250 * time.Millisecond):
 		}
-		status, _, err := ocGet(ctx, client, base+"/health")
-		healthy = err == nil && (status == http.StatusOK || status == http.StatusUnauthorized)
-	}
-	t.Logf("first healthy /health %.1f s after launch (information, not a target)", time.Since(startedAt).Seconds())
-
-	status, body, err := ocGet(ctx, client, base+"/")
-	if err != nil || status != http.StatusOK {
-		t.Fatalf("GET / = %d, %v\n%s", status, err, logTail())
 	}
 	if !bytes.Contains(body, []byte("<title>OpenClaw Control</title>")) {
 		t.Errorf("GET / is not the Control UI: %.300s", body)
@@ -465,6 +494,37 @@ wait $!
 	}
 	if st, err := os.Stat(filepath.Join(home, ".openclaw", "state")); err != nil || !st.IsDir() {
 		t.Errorf("the gateway kept no state in its home: %v", err)
+	}
+}
+
+// ocOverloadFailure is how OpenClaw 2026.9.6 gives up when its state-lease
+// worker thread is not running 5 s after it was spawned (a hard-coded
+// start-up timeout, LEASE_HEARTBEAT_START_TIMEOUT_MS): seen repeatedly with
+// both cores saturated by other tests, never on an idle machine. The test
+// starts the gateway again on exactly that failure, at most
+// ocStartAttempts times in all; any other exit fails at once.
+const (
+	ocOverloadFailure = "state lease heartbeat did not become ready"
+	ocStartAttempts   = 3
+)
+
+var errOCExited = errors.New("the gateway's namespace ended before /health answered")
+
+// ocWaitHealthy polls url every 250 ms until it answers 200 or 401 (alive,
+// SPEC §7.1), the sandbox's PID 1 exits, or ctx ends.
+func ocWaitHealthy(ctx context.Context, client *http.Client, url string, exited <-chan struct{}) error {
+	for {
+		select {
+		case <-exited:
+			return errOCExited
+		case <-ctx.Done():
+			return fmt.Errorf("no 200/401 from %s within the hang-protection deadline: %w", url, ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+		status, _, err := ocGet(ctx, client, url)
+		if err == nil && (status == http.StatusOK || status == http.StatusUnauthorized) {
+			return nil
+		}
 	}
 }
 
