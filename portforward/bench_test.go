@@ -63,3 +63,59 @@ func BenchmarkForwardSSHDownload(b *testing.B) {
 		}
 	}
 }
+
+// pongServer answers each connection's first byte with one byte and closes.
+func pongServer(b testing.TB) string {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				var one [1]byte
+				if _, err := c.Read(one[:]); err == nil {
+					c.Write(one[:])
+				}
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+func requestOnce(b *testing.B, addr string) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	var one [1]byte
+	if _, err := c.Write([]byte{'x'}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, one[:]); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkForwardSSHRequest is one small request on a fresh connection
+// through the in-process forwarder (a new SSH channel each time).
+func BenchmarkForwardSSHRequest(b *testing.B) {
+	srv := sshdtest.Start(b)
+	first, err := sshConnector(srv)(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, addr := startForwarder(b, Config{Remote: pongServer(b), Connect: sshConnector(srv), Initial: first})
+	requestOnce(b, addr)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		requestOnce(b, addr)
+	}
+}
