@@ -139,6 +139,41 @@ var nsCases = []nsCase{
 		build: func(nsCtx) (nsSpec, []templates.Params) {
 			return nsSpec{viaStdin: true}, []templates.Params{nsOpenClaw(false)}
 		}, check: nsCheckFreshRecovery},
+	// 01 with an inference route (SPEC §5.2 step 11): a 200 from
+	// https://inference.local/v1/models is ok ...
+	{name: "01-fresh-tmp-inference-ok", users: nsRoot,
+		build: func(nsCtx) (nsSpec, []templates.Params) {
+			return nsSpec{inference: "200"}, []templates.Params{nsOpenClaw(false)}
+		},
+		check: func(t nsT, c nsCtx, r *nsResult) {
+			t.Helper()
+			nsCheckFreshRecovery(t, c, r)
+			if res := r.runs[0].result(); res != nil && res.f["inference"] != "ok" {
+				t.Errorf("result inference=%q with a route answering 200, want ok", res.f["inference"])
+			}
+		}},
+	// ... and a 5xx is broken, with the start of the body in the step's
+	// detail, while the gateway recovery itself still succeeds.
+	{name: "01-fresh-tmp-inference-503", users: nsRoot,
+		build: func(nsCtx) (nsSpec, []templates.Params) {
+			return nsSpec{inference: "503"}, []templates.Params{nsOpenClaw(false)}
+		},
+		check: func(t nsT, c nsCtx, r *nsResult) {
+			t.Helper()
+			nsCheckFreshRecovery(t, c, r)
+			if res := r.runs[0].result(); res != nil && res.f["inference"] != "broken" {
+				t.Errorf("result inference=%q with a route answering 503, want broken", res.f["inference"])
+			}
+			found := false
+			for _, e := range r.runs[0].events {
+				if e.kind == "step" && e.f["step"] == "inference" && strings.Contains(e.f["detail"], "nstest upstream unavailable 503") {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("the inference step's detail lacks the start of the 503 body")
+			}
+		}},
 	// 02: /tmp wiped under a running gateway (the CI wipe): guards repaired,
 	// `already-running`, and the healthy gateway is not touched or relaunched.
 	{name: "02-wiped-tmp-gateway-healthy", users: nsBothUsers,
@@ -1057,7 +1092,7 @@ func nsWantRecovered(t nsT, c nsCtx, r *nsResult, logPath string) nsStart {
 		if res.f["log"] != logPath {
 			t.Errorf("result log=%q, want %s", res.f["log"], logPath)
 		}
-		if res.f["inference"] != "broken" {
+		if _, err := os.Stat(filepath.Join(r.dir, "inference.js")); err != nil && res.f["inference"] != "broken" {
 			t.Errorf("result inference=%q with no inference server, want broken", res.f["inference"])
 		}
 	}

@@ -80,6 +80,9 @@ type nsSpec struct {
 	validator  string         // "" not installed, else clean | violate-file | violate-env
 	// staleInit makes PID 1 an unkillable, never-healthy "openclaw gateway".
 	staleInit bool
+	// inference, when set, serves https://inference.local/v1/models with
+	// this HTTP status (testdata/ns/inference.js); otherwise nothing listens.
+	inference string
 }
 
 // nsRunOut is what one payload run produced.
@@ -450,7 +453,7 @@ func nsStartAndWait(t *testing.T, sp nsSpec, runIDs []string) (*nsResult, error)
 		{"etc/hosts", 0o644, []byte("127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n127.0.0.1 inference.local\n")},
 		{"gw.json", 0o644, cfgJSON},
 		{"inner.sh", 0o644, []byte(nsInner(sp))},
-		{"fixture.sh", 0o644, []byte(sp.fixture + "\n")},
+		{"fixture.sh", 0o644, []byte(nsInferenceFixture(sp.inference) + sp.fixture + "\n")},
 	}
 	for _, name := range []string{"setup.sh", "fixture-lib.sh", "sandbox-safety-net.js", "ciao-network-guard.js"} {
 		b, err := os.ReadFile(filepath.Join(nsTestdata, name))
@@ -476,6 +479,13 @@ func nsStartAndWait(t *testing.T, sp nsSpec, runIDs []string) (*nsResult, error)
 	if sp.staleInit {
 		files = append(files, nsHostFile{"stale-init", 0o644, nil})
 	}
+	if sp.inference != "" {
+		js, err := os.ReadFile(filepath.Join(nsTestdata, "inference.js"))
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, nsHostFile{"inference.js", 0o644, js})
+	}
 	for i, s := range sp.scripts {
 		files = append(files, nsHostFile{fmt.Sprintf("payload-%d.sh", i), 0o644, s})
 	}
@@ -498,6 +508,15 @@ func nsStartAndWait(t *testing.T, sp nsSpec, runIDs []string) (*nsResult, error)
 		}
 		if err := os.Chmod(p, f.mode); err != nil {
 			return nil, err
+		}
+	}
+
+	if sp.inference != "" {
+		out, err := exec.Command("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+			"-nodes", "-days", "2", "-subj", "/CN=inference.local", "-addext", "subjectAltName=DNS:inference.local",
+			"-keyout", filepath.Join(dir, "tls.key"), "-out", filepath.Join(dir, "tls.crt")).CombinedOutput()
+		if err != nil {
+			return nil, fmt.Errorf("making the inference test certificate: %v: %s", err, out)
 		}
 	}
 
@@ -608,6 +627,17 @@ func nsStartAndWait(t *testing.T, sp nsSpec, runIDs []string) (*nsResult, error)
 		r.trusted[tmp] = b
 	}
 	return r, nil
+}
+
+// nsInferenceFixture starts the inference stand-in before the case's own
+// fixture, and waits until it answers.
+func nsInferenceFixture(status string) string {
+	if status == "" {
+		return ""
+	}
+	return `/usr/bin/node "$N/inference.js" "$N/tls.key" "$N/tls.crt" ` + nsQuote(status) + ` </dev/null >>"$N/out/inference.log" 2>&1 &
+for _ in $(seq 1 500); do curl -sk -o /dev/null --max-time 1 https://inference.local/v1/models && break; sleep 0.02; done
+`
 }
 
 // nsHostFile is one file of a case's host state directory.
