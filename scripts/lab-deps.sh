@@ -65,7 +65,7 @@ if installed_ok; then
 	exit 0
 fi
 
-command -v npm >/dev/null 2>&1 || die "npm not found: install Debian's npm (apt-get install npm) or Node.js with npm, then run make lab-deps again"
+command -v npm >/dev/null 2>&1 || die "npm not found on PATH: install Node.js with its npm (the machine's Node 20 ships one as /usr/bin/npm), then run make lab-deps again"
 command -v flock >/dev/null 2>&1 || die "flock not found (util-linux): run make deps"
 mkdir -p "$cache" 2>/dev/null || die "cannot create $cache: run as root, or set NEMOCLAW_LAB_CACHE to a writable directory"
 [ -w "$cache" ] || die "$cache is not writable: run as root, or set NEMOCLAW_LAB_CACHE to a writable directory"

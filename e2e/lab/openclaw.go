@@ -6,13 +6,19 @@ package lab
 // with. Nothing here downloads or installs: a missing install is an error
 // that says to run `make lab-deps`.
 //
-// What it costs (measured on the 2-core CI kind of machine, see README):
-// the install is about 1.1 GB on disk (Node 24: 189 MB, OpenClaw and its 330
-// npm packages: 647 MB, npm's cache kept for offline reinstalls: 274 MB), and
-// one gateway holds about 0.7 GB RSS plus about 0.17 GB in its two helper
-// Node processes, and takes from 7 s (idle machine) to over a minute (both
-// cores busy) to answer /health. Use the stub gateway unless a test needs the
-// real one.
+// What it costs (measured on this 2-core, 24 GB machine kind; README has
+// the details): about 1.1 GB on disk (Node 24: 189 MB, OpenClaw and its 330
+// npm packages: 647 MB, npm's cache kept for offline reinstalls: 274 MB);
+// per gateway 0.65-0.8 GB RSS plus about 0.17 GB in its two helper Node
+// processes, and about 19 s of CPU (main process) to start. Wall time to
+// the first healthy /health was 26-182 s while other test suites kept both
+// cores busy (load average up to 38); the machine was never idle during the
+// measurements.
+// Under that load OpenClaw itself gave up in 5 of 15 starts ("state lease
+// heartbeat did not become ready": a worker not running 5 s after spawn, a
+// hard-coded limit), so callers must expect a start-up failure on a
+// starved machine and may start it again. Use the stub gateway unless a
+// test needs the real one.
 
 import (
 	"bytes"
