@@ -56,9 +56,12 @@ func startCommandConn(command string, env []string) (*commandConn, error) {
 	c.cmd.Stdin = inR
 	c.cmd.Stdout = outW
 	c.cmd.Stderr = c.stderr
-	// Its own process group, so Close reaches whatever the shell started;
-	// and dead with us if we die.
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// Its own process group, so Close reaches whatever the proxy started.
+	// No Pdeathsig: it fires when the *thread* that forked exits, which Go
+	// decides (a goroutine that locked its thread and returned), and would
+	// kill a healthy proxy mid-run. If we die, the proxy's stdin closes,
+	// which ends a relay (socat, nc, ssh-proxy) by itself.
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// A process outside the group that inherited stderr must not block the
 	// reaping forever.
 	c.cmd.WaitDelay = time.Second

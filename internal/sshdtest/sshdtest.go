@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -376,7 +377,7 @@ exec "$2" -D -e -f "$3"`, "sh", s.accounts, SSHD, s.sshdCfg)
 		logf.Close()
 		return err
 	}
-	if err := cmd.Start(); err != nil {
+	if err := startOnKeptThread(cmd); err != nil {
 		logf.Close()
 		return err
 	}
@@ -417,6 +418,38 @@ exec "$2" -D -e -f "$3"`, "sh", s.accounts, SSHD, s.sshdCfg)
 		<-done
 		return fmt.Errorf("sshd did not report listening within %s", startTimeout)
 	}
+}
+
+// spawns carries start requests to the one OS thread sshd is started from.
+// Pdeathsig fires when the *thread* that started the child exits, and Go
+// ends threads whose locked goroutine returns (e2e/lab's Dial does that on
+// purpose after setns): an sshd started from such a thread would be killed
+// mid-test. So every sshd starts from a goroutine that locks its thread
+// and never returns. Package state, on purpose: there is one such thread
+// per test binary.
+var (
+	spawnOnce sync.Once
+	spawns    chan spawnRequest
+)
+
+type spawnRequest struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func startOnKeptThread(cmd *exec.Cmd) error {
+	spawnOnce.Do(func() {
+		spawns = make(chan spawnRequest)
+		go func() {
+			runtime.LockOSThread()
+			for r := range spawns {
+				r.done <- r.cmd.Start()
+			}
+		}()
+	})
+	done := make(chan error, 1)
+	spawns <- spawnRequest{cmd, done}
+	return <-done
 }
 
 // userID is the uid and gid of Options.User (the lab's sandbox uid).
