@@ -129,6 +129,7 @@ func TestExecCommand(t *testing.T) {
 		{"an unknown sandbox: exit 1, suggestion, registered names", "", []string{"deno", "exec", "--", "true"}, 1, "", "Did you mean 'demo'?"},
 		{"an invalid name is a usage error before anything else", "", []string{"Bad_Name", "exec", "--", "true"}, 2, "", "invalid sandbox name"},
 		{"no command after --", "", []string{"demo", "exec"}, 2, "", "exec needs the command after --"},
+		{"--timeout expiring: the command's effect is unknown, exit 3", "", []string{"demo", "exec", "--timeout", "1s", "--", "sleep", "60"}, 3, "", "--timeout 1s expired"},
 	}
 	for _, c := range cases {
 		t.Run(c.why, func(t *testing.T) {
