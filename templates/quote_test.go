@@ -97,8 +97,9 @@ func shPct(t *testing.T, sh string, in []string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prog := string(frag) + "\nfor a in \"$@\"; do nc_pct \"$a\"; printf '\\n'; done\n"
-	out, err := exec.Command(sh, append([]string{"-c", prog, "sh"}, in...)...).Output()
+	prog := string(frag) + "\nfor a in \"$@\"; do nc_pct \"$a\"; printf '%s\\n' \"$NC_PCT\"; done\n"
+	cmd := exec.Command(sh, append([]string{"-c", "LC_ALL=C\n" + prog, "sh"}, in...)...)
+	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("%s: %v", sh, err)
 	}
@@ -142,5 +143,22 @@ func TestPctEncodeMirrorsShellOnEveryByte(t *testing.T) {
 	}
 	if got[1] != "a%0Ab" {
 		t.Errorf("nc_pct(a\\nb) = %q", got[1])
+	}
+	// Printable ASCII takes the shell-only path: every such byte, alone and
+	// all together, under dash and under bash (with the payload's LC_ALL=C).
+	var printable []string
+	all = all[:0]
+	for b := 0x20; b < 0x7f; b++ {
+		printable = append(printable, string(rune(b)))
+		all = append(all, byte(b))
+	}
+	printable = append(printable, string(all))
+	for _, sh := range []string{"dash", "bash"} {
+		got := shPct(t, testenv.RequireBinary(t, sh), printable)
+		for i, s := range printable {
+			if got[i] != PctEncode(s) {
+				t.Errorf("%s: nc_pct(%q) = %q, PctEncode %q", sh, s, got[i], PctEncode(s))
+			}
+		}
 	}
 }

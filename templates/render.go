@@ -22,7 +22,22 @@
 //     python3) refuses like a violation: the image asked for the check.
 //   - Health probes never use the sandbox proxy (curl --noproxy '*');
 //     the inference probe does, as that is how inference.local is reached.
-//   - The log is rotated to .1 above 8 MiB.
+//   - The log is rotated to .1 above 8 MiB. A log the payload creates is
+//     0600 (umask 077); the gateway writes to it through the inherited fd.
+//   - The deadline is enforced where the payload waits: at every step
+//     boundary and in every polling loop; each external command that could
+//     block carries its own cap (curl/wget 3 s or 8 s, the validator 30 s
+//     under timeout(1), process stops 5+5 s). There is no watchdog process:
+//     it would outlive the run or hold the host's channel open.
+//   - SIGHUP is ignored (a dropped connection must not abort a recovery
+//     half-way); SIGINT and SIGTERM end the run with a `failed` result, the
+//     lock released and temporary files removed.
+//   - The trusted proxy-env's NODE_OPTIONS is learnt by sourcing the
+//     payload's own private copy in a throw-away subshell (the original is
+//     never sourced); check mode, which sources nothing, reads its words as
+//     data instead.
+//   - Sourcing runs with set +u: an entrypoint's env that expands an unset
+//     variable must not end the recovery.
 package templates
 
 import (

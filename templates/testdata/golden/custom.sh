@@ -48,9 +48,67 @@ readonly NC_INFERENCE_URL=https://inference.local/v1/models
 readonly NC_REFUSAL='ERROR: NODE_OPTIONS missing safety-net preload or ciao preload after trusted recovery - refusing unguarded gateway relaunch (#2478/#2701)'
 readonly NC_WARN_MISSING='WARNING: /tmp/nemoclaw-proxy-env.sh missing or unsafe - restoring library guards from packaged preloads (#2478/#2701)'
 readonly NC_WARN_INCOMPLETE='WARNING: /tmp/nemoclaw-proxy-env.sh incomplete - rewriting library guards from packaged preloads (#2478/#2701)'
-# nc_pct prints $1 percent-encoded for a result line: every byte outside
-# [A-Za-z0-9._~/:@+,=-] becomes %XX. Mirrors templates.PctEncode.
+# nc_pct sets NC_PCT to $1 percent-encoded for a result line (a variable,
+# not output, so no subshell is forked per value): every byte outside
+# [A-Za-z0-9._~/:@+,=-] becomes %XX. Mirrors templates.PctEncode. Printable
+# ASCII (nearly every detail) is encoded by the shell itself; anything else
+# goes through od and awk, byte by byte.
 nc_pct() {
+	case $1 in
+	*[!A-Za-z0-9._~/:@+,=-]*) ;;
+	*)
+		NC_PCT=$1
+		return 0
+		;;
+	esac
+	case $1 in
+	*[![:print:]]*)
+		NC_PCT=$(nc_pct_bytes "$1")
+		return 0
+		;;
+	esac
+	nc_pc_rest=$1
+	nc_pc_out=
+	while [ -n "$nc_pc_rest" ]; do
+		nc_pc_tail=${nc_pc_rest#?}
+		nc_pc_c=${nc_pc_rest%"$nc_pc_tail"}
+		nc_pc_rest=$nc_pc_tail
+		case $nc_pc_c in
+		[A-Za-z0-9._~/:@+,=-]) nc_pc_out=$nc_pc_out$nc_pc_c ;;
+		' ') nc_pc_out=$nc_pc_out%20 ;;
+		'!') nc_pc_out=$nc_pc_out%21 ;;
+		'"') nc_pc_out=$nc_pc_out%22 ;;
+		'#') nc_pc_out=$nc_pc_out%23 ;;
+		'$') nc_pc_out=$nc_pc_out%24 ;;
+		'%') nc_pc_out=$nc_pc_out%25 ;;
+		'&') nc_pc_out=$nc_pc_out%26 ;;
+		"'") nc_pc_out=$nc_pc_out%27 ;;
+		'(') nc_pc_out=$nc_pc_out%28 ;;
+		')') nc_pc_out=$nc_pc_out%29 ;;
+		'*') nc_pc_out=$nc_pc_out%2A ;;
+		';') nc_pc_out=$nc_pc_out%3B ;;
+		'<') nc_pc_out=$nc_pc_out%3C ;;
+		'>') nc_pc_out=$nc_pc_out%3E ;;
+		'?') nc_pc_out=$nc_pc_out%3F ;;
+		'[') nc_pc_out=$nc_pc_out%5B ;;
+		"\\") nc_pc_out=$nc_pc_out%5C ;;
+		']') nc_pc_out=$nc_pc_out%5D ;;
+		'^') nc_pc_out=$nc_pc_out%5E ;;
+		'`') nc_pc_out=$nc_pc_out%60 ;;
+		'{') nc_pc_out=$nc_pc_out%7B ;;
+		'|') nc_pc_out=$nc_pc_out%7C ;;
+		'}') nc_pc_out=$nc_pc_out%7D ;;
+		*)
+			NC_PCT=$(nc_pct_bytes "$1")
+			return 0
+			;;
+		esac
+	done
+	NC_PCT=$nc_pc_out
+}
+
+# nc_pct_bytes prints any bytes (control characters, UTF-8) encoded.
+nc_pct_bytes() {
 	printf '%s' "$1" | od -An -v -tx1 | awk '
 		BEGIN {
 			for (i = 48; i <= 57; i++) keep[sprintf("%02x", i)] = sprintf("%c", i)
@@ -150,11 +208,13 @@ nc_emit() {
 # nc_step NAME STATUS DETAIL
 nc_step() {
 	nc_say "step $1: $2 - $3"
-	nc_emit "step step=$1 status=$2 detail=$(nc_pct "$3")"
+	nc_pct "$3"
+	nc_emit "step step=$1 status=$2 detail=$NC_PCT"
 }
 
 nc_progress() {
-	nc_emit "progress step=$1 detail=$(nc_pct "$2")"
+	nc_pct "$2"
+	nc_emit "progress step=$1 detail=$NC_PCT"
 }
 
 # nc_log_tail prints the last 20 lines of the selected log.
@@ -166,9 +226,12 @@ nc_log_tail() {
 
 # nc_diag sends what an operator needs after a failure without logging in.
 nc_diag() {
-	nc_dg_tail=$(nc_log_tail)
-	nc_dg_ps=$(nc_process_list)
-	nc_emit "diag log=$(nc_pct "$NC_LOG") log_tail=$(nc_pct "$nc_dg_tail") ps=$(nc_pct "$nc_dg_ps")"
+	nc_pct "$NC_LOG"
+	nc_dg_log=$NC_PCT
+	nc_pct "$(nc_log_tail)"
+	nc_dg_tail=$NC_PCT
+	nc_pct "$(nc_process_list)"
+	nc_emit "diag log=$nc_dg_log log_tail=$nc_dg_tail ps=$NC_PCT"
 }
 
 # nc_finish OUTCOME REASON: the one final result line, then exit with the
@@ -196,7 +259,12 @@ nc_finish() {
 	if [ "$nc_fi_status" = 1 ]; then
 		nc_diag
 	fi
-	nc_emit "result outcome=$nc_fi_outcome gateway_pid=$(nc_pct "$NC_GATEWAY_PID") inference=$NC_INFERENCE log=$(nc_pct "$NC_LOG") reason=$(nc_pct "$nc_fi_reason")"
+	nc_pct "$NC_GATEWAY_PID"
+	nc_fi_pid=$NC_PCT
+	nc_pct "$NC_LOG"
+	nc_fi_log=$NC_PCT
+	nc_pct "$nc_fi_reason"
+	nc_emit "result outcome=$nc_fi_outcome gateway_pid=$nc_fi_pid inference=$NC_INFERENCE log=$nc_fi_log reason=$NC_PCT"
 	exit "$nc_fi_status"
 }
 
@@ -206,20 +274,24 @@ nc_is_root() {
 	[ "$NC_UID" = 0 ]
 }
 
-# nc_owner_uid PATH prints the owner uid of PATH itself (a symlink's own).
-nc_owner_uid() {
-	stat -c %u -- "$1" 2>/dev/null
+# nc_stat PATH sets NC_ST_MODE (octal bits: 444, 644, ...), NC_ST_PERM
+# (-rw-r--r--) and NC_ST_UID of PATH itself (a symlink's own), with one
+# stat; it fails, with all three empty, when PATH cannot be stat'ed.
+nc_stat() {
+	NC_ST_MODE=
+	NC_ST_PERM=
+	NC_ST_UID=
+	nc_st_out=$(stat -c '%a %A %u' -- "$1" 2>/dev/null) || return 1
+	NC_ST_MODE=${nc_st_out%% *}
+	nc_st_out=${nc_st_out#* }
+	NC_ST_PERM=${nc_st_out%% *}
+	NC_ST_UID=${nc_st_out#* }
 }
 
-# nc_mode PATH prints the octal permission bits (444, 644, ...).
-nc_mode() {
-	stat -c %a -- "$1" 2>/dev/null
-}
-
-# nc_group_or_other_writable PATH
+# nc_group_or_other_writable: after nc_stat, is the group or other write
+# bit set?
 nc_group_or_other_writable() {
-	nc_gw_perm=$(stat -c %A -- "$1" 2>/dev/null) || return 0
-	case $nc_gw_perm in
+	case $NC_ST_PERM in
 	?????w???? | ????????w?) return 0 ;;
 	esac
 	return 1
@@ -514,7 +586,10 @@ nc_on_exit() {
 	if [ "$NC_RESULT_SENT" != 1 ]; then
 		NC_RESULT_SENT=1
 		nc_say "payload ended without a result (status $nc_oe_status)"
-		nc_emit "result outcome=failed gateway_pid= inference=unknown log=$(nc_pct "$NC_LOG") reason=$(nc_pct "payload ended unexpectedly with status $nc_oe_status")"
+		nc_pct "$NC_LOG"
+		nc_oe_log=$NC_PCT
+		nc_pct "payload ended unexpectedly with status $nc_oe_status"
+		nc_emit "result outcome=failed gateway_pid= inference=unknown log=$nc_oe_log reason=$NC_PCT"
 		nc_oe_status=1
 	fi
 	nc_release_lock
@@ -529,20 +604,30 @@ nc_on_signal() {
 # ---- critical guards (SPEC §5.3) ------------------------------------------
 
 # nc_dirs_root_owned PATH: every directory above PATH is owned by uid 0,
-# both the entry itself and what it resolves to.
+# both the entry itself and what it resolves to (one stat call each way).
 nc_dirs_root_owned() {
+	set --  "$1"
 	nc_dr_dir=${1%/*}
-	while :; do
-		[ -n "$nc_dr_dir" ] || nc_dr_dir=/
-		nc_dr_uid=$(nc_owner_uid "$nc_dr_dir")
-		nc_dr_uidl=$(stat -L -c %u -- "$nc_dr_dir" 2>/dev/null)
-		if [ "$nc_dr_uid" != 0 ] || [ "$nc_dr_uidl" != 0 ]; then
-			NC_REASON="parent directory $nc_dr_dir is not owned by root (uid ${nc_dr_uid:-unknown})"
-			return 1
-		fi
-		[ "$nc_dr_dir" != / ] || return 0
+	while [ -n "$nc_dr_dir" ]; do
+		set -- "$@" "$nc_dr_dir"
 		nc_dr_dir=${nc_dr_dir%/*}
 	done
+	shift
+	set -- "$@" /
+	nc_dr_own=$(stat -c '%u %n' -- "$@" 2>&1) || {
+		NC_REASON="cannot stat its parent directories: $nc_dr_own"
+		return 1
+	}
+	nc_dr_res=$(stat -L -c '%u %n' -- "$@" 2>&1) || {
+		NC_REASON="cannot stat its parent directories: $nc_dr_res"
+		return 1
+	}
+	nc_dr_bad=$(printf '%s\n%s\n' "$nc_dr_own" "$nc_dr_res" | awk '$1 != "0" { print; exit }')
+	if [ -n "$nc_dr_bad" ]; then
+		NC_REASON="parent directory ${nc_dr_bad#* } is not owned by root (uid ${nc_dr_bad%% *})"
+		return 1
+	fi
+	return 0
 }
 
 # nc_file_trusted PATH: readable regular file, not a symlink, not group- or
@@ -565,14 +650,17 @@ nc_file_trusted() {
 		NC_REASON="is not readable by uid $NC_UID"
 		return 1
 	fi
-	if nc_group_or_other_writable "$1"; then
-		NC_REASON="is group- or other-writable (mode $(nc_mode "$1"))"
+	if ! nc_stat "$1"; then
+		NC_REASON="cannot be stat'ed"
+		return 1
+	fi
+	if nc_group_or_other_writable; then
+		NC_REASON="is group- or other-writable (mode $NC_ST_MODE)"
 		return 1
 	fi
 	if nc_is_root; then
-		nc_ft_uid=$(nc_owner_uid "$1")
-		if [ "$nc_ft_uid" != 0 ]; then
-			NC_REASON="is owned by uid ${nc_ft_uid:-unknown}, not root"
+		if [ "$NC_ST_UID" != 0 ]; then
+			NC_REASON="is owned by uid $NC_ST_UID, not root"
 			return 1
 		fi
 		nc_dirs_root_owned "$1" || return 1
@@ -633,17 +721,14 @@ nc_installed_copy_ok() {
 		NC_REASON="$2 is not a regular file"
 		return 1
 	fi
-	nc_ic_mode=$(nc_mode "$2")
-	if [ "$nc_ic_mode" != 444 ]; then
-		NC_REASON="$2 has mode ${nc_ic_mode:-unknown}, not 0444"
+	nc_stat "$2"
+	if [ "$NC_ST_MODE" != 444 ]; then
+		NC_REASON="$2 has mode ${NC_ST_MODE:-unknown}, not 0444"
 		return 1
 	fi
-	if nc_is_root; then
-		nc_ic_uid=$(nc_owner_uid "$2")
-		if [ "$nc_ic_uid" != 0 ]; then
-			NC_REASON="$2 is owned by uid ${nc_ic_uid:-unknown}, not root"
-			return 1
-		fi
+	if nc_is_root && [ "$NC_ST_UID" != 0 ]; then
+		NC_REASON="$2 is owned by uid ${NC_ST_UID:-unknown}, not root"
+		return 1
 	fi
 	if ! nc_same_bytes "$1" "$2"; then
 		NC_REASON="$2 content differs from trusted source $1"
@@ -817,8 +902,9 @@ nc_classify_proxy_env() {
 		NC_PE_STATE=unreadable-special
 		NC_PE_WHY="is not a regular file (not opened)"
 	else
-		nc_cp_uid=$(nc_owner_uid "$NC_PROXY_ENV")
-		nc_cp_mode=$(nc_mode "$NC_PROXY_ENV")
+		nc_stat "$NC_PROXY_ENV"
+		nc_cp_uid=$NC_ST_UID
+		nc_cp_mode=$NC_ST_MODE
 		if [ "$nc_cp_uid" = 0 ] && [ "$nc_cp_mode" = 444 ]; then
 			NC_PE_STATE=trusted
 			NC_PE_WHY="is root-owned 0444"
@@ -864,6 +950,7 @@ nc_guard_lines() {
 # private copy) would leave it, computed in a throw-away subshell.
 nc_node_options_after() {
 	(
+		set +u
 		# shellcheck disable=SC1090 # generated at run time
 		. "$1" >/dev/null 2>&1
 		printf '%s' "${NODE_OPTIONS-}"
@@ -884,8 +971,8 @@ nc_predicted_node_options() {
 # (regular, non-symlink, 0444, our uid) and has exactly this content.
 nc_recovered_env_current() {
 	[ -f "$NC_RECOVERED_ENV" ] && [ ! -L "$NC_RECOVERED_ENV" ] || return 1
-	[ "$(nc_mode "$NC_RECOVERED_ENV")" = 444 ] || return 1
-	[ "$(nc_owner_uid "$NC_RECOVERED_ENV")" = "$NC_UID" ] || return 1
+	nc_stat "$NC_RECOVERED_ENV"
+	[ "$NC_ST_MODE" = 444 ] && [ "$NC_ST_UID" = "$NC_UID" ] || return 1
 	cmp -s -- "$1" "$NC_RECOVERED_ENV"
 }
 
@@ -896,6 +983,9 @@ nc_source_env() {
 		NC_REASON="generated env $1 does not parse: $nc_se_err"
 		return 1
 	fi
+	# An entrypoint's env may expand unset variables ("$NODE_OPTIONS ..."):
+	# set -u must not turn that into the end of the recovery.
+	set +u
 	# shellcheck disable=SC1090 # generated at run time
 	. "$1"
 	set +e
@@ -1532,7 +1622,7 @@ nc_gateway_flow() {
 		NC_GATEWAY_PID=$(nc_running_gateway_pid)
 		nc_step health ok "$NC_HEALTH_URL answered $NC_LAST_HEALTH"
 		for nc_gw_s in stale-processes binary reassert launch settle; do
-			nc_emit "step step=$nc_gw_s status=skipped detail=$(nc_pct "gateway already running")"
+			nc_emit "step step=$nc_gw_s status=skipped detail=gateway%20already%20running"
 		done
 		nc_after_gateway already-running
 	fi
@@ -1608,6 +1698,7 @@ nc_main() {
 	NC_STOPPED=
 	NC_SURVIVORS=
 	NC_GUARD_CAUSE=
+	NC_PCT=
 	NC_UID=$(id -u)
 	NC_START_MS=$(nc_now_ms)
 	trap '' PIPE
