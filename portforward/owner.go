@@ -261,7 +261,12 @@ func PortHolder(port int) (h Holder, found bool) {
 // address conflicts with 127.0.0.1.
 func listeningInodes(port int) map[string]bool {
 	out := map[string]bool{}
-	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+	// thread-self, not self: /proc/self/net is the network namespace of
+	// the process's main thread, which a program that once entered
+	// another namespace on a locked thread (test harnesses do) may have
+	// left behind. Go never runs goroutines on a thread left in another
+	// namespace, so the current thread's view is the process's own.
+	for _, file := range []string{"/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"} {
 		f, err := os.Open(file)
 		if err != nil {
 			continue
