@@ -28,7 +28,7 @@ func (s *Sandbox) Down() error {
 }
 
 // stop kills PID 1 (if it is still this sandbox's) and waits until no
-// process of the sandbox is left.
+// process of the sandbox is left running.
 func (s *Sandbox) stop() error {
 	if s.running() {
 		if err := syscall.Kill(s.st.PID1, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
@@ -37,10 +37,17 @@ func (s *Sandbox) stop() error {
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
+		// Zombies do not count: they hold no mount or network namespace,
+		// only a PID until their parent (maybe outside, like nsenter's
+		// children) reaps them.
 		left := 0
 		if s.st.PIDNS != "" {
 			procs, _ := processesInNamespace(s.st.PIDNS)
-			left = len(procs)
+			for _, p := range procs {
+				if p.State != "Z" && p.State != "X" {
+					left++
+				}
+			}
 		}
 		if left == 0 && !s.running() {
 			break

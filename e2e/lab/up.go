@@ -86,21 +86,43 @@ func Up(ctx context.Context, o Options) (sb *Sandbox, err error) {
 	if err := s.writeImage(agentBinary); err != nil {
 		return nil, fmt.Errorf("writing the sandbox image files: %w", err)
 	}
-	if err := s.launch("start"); err != nil {
-		return nil, err
-	}
 	ctx, cancel := context.WithTimeout(ctx, o.ReadyTimeout)
 	defer cancel()
-	if err := s.waitEntrypoint(ctx); err != nil {
-		return nil, err
+	// The real OpenClaw gives up by itself when its 5 s start-up lease
+	// times out on an overloaded machine; a fresh start usually succeeds.
+	attempts := 1
+	if gw != nil {
+		attempts = 3
 	}
-	if err := s.waitReady(ctx, !o.LegacyProxyEnv); err != nil {
+	for i := 1; ; i++ {
+		err = s.start(ctx)
+		var exited *gatewayExitedError
+		if err == nil || !errors.As(err, &exited) || i == attempts {
+			break
+		}
+		if serr := s.stop(); serr != nil {
+			return nil, serr
+		}
+		_ = os.Remove(s.path("entrypoint.status"))
+	}
+	if err != nil {
 		return nil, err
 	}
 	if err := s.register(); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// start launches PID 1 with the entrypoint and waits until it is ready.
+func (s *Sandbox) start(ctx context.Context) error {
+	if err := s.launch("start"); err != nil {
+		return err
+	}
+	if err := s.waitEntrypoint(ctx); err != nil {
+		return err
+	}
+	return s.waitReady(ctx, !s.Options.LegacyProxyEnv)
 }
 
 // checkHost reports what the host lacks to run a sandbox, with what to run.
@@ -222,6 +244,7 @@ func (s *Sandbox) waitEntrypoint(ctx context.Context) error {
 // start-up lease times out on a busy machine): it would never answer.
 func (s *Sandbox) waitReady(ctx context.Context, wantGateway bool) error {
 	poll := func(what string, gateway bool, ok func() bool) error {
+		var missingSince time.Time
 		for delay := 5 * time.Millisecond; ; delay = min(delay*2, 200*time.Millisecond) {
 			if ok() {
 				return nil
@@ -229,8 +252,16 @@ func (s *Sandbox) waitReady(ctx context.Context, wantGateway bool) error {
 			if !s.running() {
 				return fmt.Errorf("sandbox %s stopped while waiting for %s: %s", s.Name, what, s.logTail("init.log"))
 			}
+			// /proc shows a process mid-exec with an empty command line:
+			// only a gateway missing for a whole second has exited.
 			if gateway && !s.gatewayAlive() {
-				return fmt.Errorf("sandbox %s: the gateway exited before %s answered%s; processes: %s", s.Name, what, s.readinessHint(what), s.processSummary())
+				if missingSince.IsZero() {
+					missingSince = time.Now()
+				} else if time.Since(missingSince) > time.Second {
+					return &gatewayExitedError{fmt.Sprintf("sandbox %s: the gateway exited before %s answered%s; processes: %s", s.Name, what, s.readinessHint(what), s.processSummary())}
+				}
+			} else {
+				missingSince = time.Time{}
 			}
 			select {
 			case <-ctx.Done():
@@ -283,6 +314,11 @@ func (s *Sandbox) processSummary() string {
 	}
 	return strings.Join(out, ", ")
 }
+
+// gatewayExitedError says the gateway died during bring-up.
+type gatewayExitedError struct{ msg string }
+
+func (e *gatewayExitedError) Error() string { return e.msg }
 
 // gatewayAlive reports whether a gateway process, or the entrypoint's shell
 // about to exec one (`sh -c '. env && exec openclaw gateway run ...'`), runs.
