@@ -48,24 +48,28 @@ import (
 //     (default 127.0.0.1). Tests run sshd in the host's own network
 //     namespace, where 127.0.0.1:<port> would be the forward itself.
 
-// defaultDashboardPort is OpenClaw's dashboard port (SPEC §3.2).
-const defaultDashboardPort = 18789
-
 // forwardStopGrace is how long a stopped daemon may take to exit on TERM
 // before it is killed.
 const forwardStopGrace = 5 * time.Second
 
-// forwardPort is the port of SPEC §3.2: the registry's dashboardPort when
-// valid, else NEMOCLAW_DASHBOARD_PORT, else 18789. The same port is used on
-// the host and inside the sandbox.
-func (inv *Invocation) forwardPort(sb *registry.Sandbox) int {
-	if sb != nil && sb.DashboardPort > 0 && sb.DashboardPort < 65536 {
-		return sb.DashboardPort
+// forwardPort is the port `<name> forward ...` manages: --port when given
+// (e.g. Hermes's API port 8642, SPEC §3.2), else the dashboard port of SPEC
+// §3.2 (registry dashboardPort, NEMOCLAW_DASHBOARD_PORT, 18789). The same
+// port is used on the host and inside the sandbox.
+func (inv *Invocation) forwardPort(c *cli.Context, sb *registry.Sandbox) (int, error) {
+	if c.IsSet("port") {
+		p := c.Int("port")
+		if p < 1 || p > 65535 {
+			return 0, usageErrorf("forward %s: invalid --port %d: must be 1-65535", c.Command.Name, p)
+		}
+		return p, nil
 	}
-	if p, err := strconv.Atoi(inv.Getenv("NEMOCLAW_DASHBOARD_PORT")); err == nil && p > 0 && p < 65536 {
-		return p
+	var fromRegistry any
+	if sb != nil && sb.DashboardPort != 0 {
+		fromRegistry = sb.DashboardPort
 	}
-	return defaultDashboardPort
+	p, _ := dashboardPort(fromRegistry, inv.Getenv)
+	return p, nil
 }
 
 func (inv *Invocation) forwardDir() string {
@@ -307,6 +311,9 @@ func (inv *Invocation) stopForward(ctx context.Context, name string, port int) (
 }
 
 func (inv *Invocation) forwardSandboxCommand() *cli.Command {
+	flags := func() []cli.Flag {
+		return append(commonFlags(), &cli.IntFlag{Name: "port", Usage: "the port to manage (default: the sandbox's dashboard port)"})
+	}
 	action := func(run func(c *cli.Context, name string, sb *registry.Sandbox, port int) error) cli.ActionFunc {
 		return func(c *cli.Context) error {
 			name, rest, _ := sandboxArgs(c)
@@ -317,7 +324,11 @@ func (inv *Invocation) forwardSandboxCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return run(c, name, sb, inv.forwardPort(sb))
+			port, err := inv.forwardPort(c, sb)
+			if err != nil {
+				return err
+			}
+			return run(c, name, sb, port)
 		}
 	}
 	return &cli.Command{
@@ -330,7 +341,7 @@ func (inv *Invocation) forwardSandboxCommand() *cli.Command {
 			{
 				Name:  "start",
 				Usage: "start the forward on 127.0.0.1:<port> (kept when already healthy)",
-				Flags: commonFlags(),
+				Flags: flags(),
 				Action: action(func(c *cli.Context, name string, sb *registry.Sandbox, port int) error {
 					ctx := c.Context
 					if d := c.Duration("timeout"); d > 0 {
@@ -345,7 +356,7 @@ func (inv *Invocation) forwardSandboxCommand() *cli.Command {
 			{
 				Name:  "stop",
 				Usage: "stop our forward daemon for this sandbox and port (never anything else)",
-				Flags: commonFlags(),
+				Flags: flags(),
 				Action: action(func(c *cli.Context, name string, _ *registry.Sandbox, port int) error {
 					r, err := inv.stopForward(c.Context, name, port)
 					return inv.printForward(c, r, err)
@@ -354,7 +365,7 @@ func (inv *Invocation) forwardSandboxCommand() *cli.Command {
 			{
 				Name:  "status",
 				Usage: "show whether the forward is ours and healthy",
-				Flags: commonFlags(),
+				Flags: flags(),
 				Action: action(func(c *cli.Context, name string, _ *registry.Sandbox, port int) error {
 					r, _, _ := inv.inspectForward(c.Context, name, port, true)
 					var err error

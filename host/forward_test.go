@@ -328,6 +328,29 @@ func TestForwardDaemon(t *testing.T) {
 		}
 	})
 
+	// --port manages another port of the same sandbox (Hermes's API port
+	// beside its dashboard), independently of the dashboard's forward.
+	t.Run("PortFlagManagesAnotherPort", func(t *testing.T) {
+		t.Parallel()
+		e := newForwardEnv(t, bin)
+		api := e.startDashboard()
+		ap := strconv.Itoa(api)
+		code, m := e.runJSON("demo", "forward", "start", "--port", ap)
+		if code != 0 || m["state"] != "healthy" || m["port"] != float64(api) {
+			t.Fatalf("start --port: exit %d, %v", code, m)
+		}
+		mustReach(t, api)
+		if code, m := e.runJSON("demo", "forward", "status"); code != ExitForward || m["state"] != "absent" {
+			t.Errorf("the dashboard port's status: exit %d, %v (want absent)", code, m)
+		}
+		if code, m := e.runJSON("demo", "forward", "stop", "--port", ap); code != 0 || m["action"] != "stopped" {
+			t.Errorf("stop --port: exit %d, %v", code, m)
+		}
+		if code, _, errOut := e.run("demo", "forward", "start", "--port", "0"); code != ExitUsage {
+			t.Errorf("--port 0: exit %d, want 2\n%s", code, errOut)
+		}
+	})
+
 	// The starting CLI exits and its session is torn down: the forward
 	// keeps serving, from its own session, with no terminal.
 	t.Run("OutlivesTheStartingCLI", func(t *testing.T) {
