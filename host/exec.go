@@ -41,6 +41,10 @@ func (inv *Invocation) runExec(c *cli.Context) error {
 	if len(rest) > 0 || len(argv) == 0 {
 		return usageErrorf("exec needs the command after --: %s %s exec -- <cmd> [args...]", inv.Brand.Name, name)
 	}
+	script, err := commandLine(argv)
+	if err != nil {
+		return err
+	}
 	sb, err := inv.lookupSandbox(name)
 	if err != nil {
 		return err
@@ -57,15 +61,8 @@ func (inv *Invocation) runExec(c *cli.Context) error {
 	}
 	defer tr.Close()
 
-	words := make([]string, len(argv))
-	for i, a := range argv {
-		if strings.ContainsRune(a, 0) {
-			return usageErrorf("exec: argument %d contains a NUL byte, which no command can receive", i+1)
-		}
-		words[i] = templates.Quote(a)
-	}
 	out, err := tr.Run(ctx, sandboxexec.Command{
-		Script: strings.Join(words, " "),
+		Script: script,
 		Stdin:  inv.Stdin,
 		Stdout: inv.Stdout,
 		Stderr: inv.Stderr,
@@ -87,6 +84,19 @@ func (inv *Invocation) runExec(c *cli.Context) error {
 	default:
 		return withCode(ExitUnreachable, fmt.Errorf("command in '%s' ended without an exit status (connection lost?); its effect is unknown", name), "")
 	}
+}
+
+// commandLine quotes each word for the remote shell, so the command runs
+// with exactly these arguments.
+func commandLine(argv []string) (string, error) {
+	words := make([]string, len(argv))
+	for i, a := range argv {
+		if strings.ContainsRune(a, 0) {
+			return "", usageErrorf("exec: argument %d contains a NUL byte, which no command can receive", i+1)
+		}
+		words[i] = templates.Quote(a)
+	}
+	return strings.Join(words, " "), nil
 }
 
 // execTimeout turns an expired --timeout into exit 3 with a plain message;

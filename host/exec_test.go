@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -161,4 +162,36 @@ func TestClosestName(t *testing.T) {
 			t.Errorf("%s: closestName(%q) = %q, want %q", c.why, c.in, got, c.want)
 		}
 	}
+}
+
+// The exec command line, run by a real sh (the remote shell is POSIX), must
+// hand the command exactly the operator's words, whatever they contain.
+func FuzzExecCommandLine(f *testing.F) {
+	for _, s := range [][2]string{{"sh", "-c"}, {"it's", "$HOME"}, {"`id`", "$(id)"}, {"a b\tc\n", ""}, {"\\", "'\\''"}, {"-", "--"}, {"*", "?[a]"}, {"é", "\xff"}} {
+		f.Add(s[0], s[1])
+	}
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		f.Skip("no sh")
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		argv := []string{"printf", `%s\000`, a, b}
+		line, err := commandLine(argv)
+		if strings.ContainsRune(a+b, 0) {
+			if err == nil {
+				t.Fatal("a NUL byte in an argument was accepted")
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(sh, "-c", line).Output()
+		if err != nil {
+			t.Fatalf("sh -c %q: %v", line, err)
+		}
+		if want := a + "\x00" + b + "\x00"; string(out) != want {
+			t.Fatalf("words %q %q arrived as %q", a, b, out)
+		}
+	})
 }
