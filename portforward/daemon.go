@@ -139,6 +139,10 @@ type StartOptions struct {
 	ReadyTimeout time.Duration
 }
 
+// logRotateSize is the size above which a daemon log is moved to .1 when
+// the next daemon for that forward starts.
+const logRotateSize = 1 << 20
+
 // Inherited descriptor numbers in the daemon (ExtraFiles start at 3).
 const (
 	ListenerFD = 3
@@ -169,6 +173,10 @@ func (e *DaemonError) ExitCode() int {
 // or does not report in time, it is killed and reaped before the error is
 // returned: no half-started daemon is left behind.
 func StartDaemon(ctx context.Context, o StartOptions) (int, error) {
+	// One previous log is kept; a log is never truncated in place.
+	if fi, err := os.Stat(o.Paths.Log); err == nil && fi.Size() > logRotateSize {
+		os.Rename(o.Paths.Log, o.Paths.Log+".1")
+	}
 	logf, err := os.OpenFile(o.Paths.Log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return 0, fmt.Errorf("opening forward log: %w", err)

@@ -71,6 +71,9 @@ type Forwarder struct {
 	lastErr   string
 	lastErrAt time.Time
 
+	lastLogged   string
+	lastLoggedAt time.Time
+
 	kick       chan Upstream // a Dial failure that suggests up is dead
 	active     atomic.Int64
 	total      atomic.Int64
@@ -303,8 +306,25 @@ func (f *Forwarder) waitUpstream(ctx context.Context, dead Upstream) (Upstream, 
 	}
 }
 
+// recordErr logs err and records it as the last error. The same message
+// is logged at most once a minute (a browser polling a stopped gateway
+// would otherwise log a line per request).
 func (f *Forwarder) recordErr(err error) {
-	f.cfg.Logf("%v", err)
+	msg := err.Error()
+	f.mu.Lock()
+	repeat := msg == f.lastLogged && time.Since(f.lastLoggedAt) < time.Minute
+	if !repeat {
+		f.lastLogged, f.lastLoggedAt = msg, time.Now()
+	}
+	f.mu.Unlock()
+	if !repeat {
+		f.cfg.Logf("%s", msg)
+	}
+	f.setErr(err)
+}
+
+// setErr records err as the last error without logging it.
+func (f *Forwarder) setErr(err error) {
 	f.mu.Lock()
 	f.lastErr = err.Error()
 	f.lastErrAt = time.Now()
@@ -366,7 +386,14 @@ func (f *Forwarder) supervise(ctx context.Context) {
 				if ctx.Err() != nil {
 					return
 				}
-				f.recordErr(fmt.Errorf("reconnecting (attempt %d): %w", attempt, err))
+				// A sandbox that stays away would fill the log with one
+				// line per attempt: the first attempts, then powers of two.
+				err = fmt.Errorf("reconnecting (attempt %d): %w", attempt, err)
+				if attempt <= 5 || attempt&(attempt-1) == 0 {
+					f.recordErr(err)
+				} else {
+					f.setErr(err)
+				}
 				continue
 			}
 			up = c
