@@ -48,7 +48,10 @@ func (t *SSHTransport) RunPTY(ctx context.Context, cmd Command, pty PTY) (Outcom
 	if err := sess.RequestPty(term, h, w, modes); err != nil {
 		return Outcome{Kind: Indeterminate}, &UnreachableError{Host: t.name, Op: "request a terminal on", Err: err}
 	}
-	sess.Stdin, sess.Stdout, sess.Stderr = cmd.Stdin, cmd.Stdout, cmd.Stderr
+	sess.Stdout, sess.Stderr = cmd.Stdout, cmd.Stderr
+	if err := feedStdin(sess, cmd.Stdin); err != nil {
+		return Outcome{Kind: Indeterminate}, &UnreachableError{Host: t.name, Op: "open stdin on", Err: err}
+	}
 	if cmd.Script == "" {
 		err = sess.Shell()
 	} else {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/user"
@@ -358,7 +359,10 @@ func (t *SSHTransport) Run(ctx context.Context, cmd Command) (Outcome, error) {
 	for k, v := range cmd.Env {
 		_ = sess.Setenv(k, v)
 	}
-	sess.Stdin, sess.Stdout, sess.Stderr = cmd.Stdin, cmd.Stdout, cmd.Stderr
+	sess.Stdout, sess.Stderr = cmd.Stdout, cmd.Stderr
+	if err := feedStdin(sess, cmd.Stdin); err != nil {
+		return Outcome{Kind: Indeterminate}, &UnreachableError{Host: t.name, Op: "open stdin on", Err: err}
+	}
 	if err := sess.Start(cmd.Script); err != nil {
 		return Outcome{Kind: Indeterminate}, &UnreachableError{Host: t.name, Op: "start command on", Err: err}
 	}
@@ -378,6 +382,27 @@ func (t *SSHTransport) Run(ctx context.Context, cmd Command) (Outcome, error) {
 	}
 	sess.Close()
 	return Outcome{Kind: Indeterminate}, fmt.Errorf("run on %s: %w", t.name, ctx.Err())
+}
+
+// feedStdin copies r to the session's stdin and then closes it (EOF). It is
+// not the session's own Stdin handling on purpose: that reports a command
+// which exits without reading all its input (`true` with a payload) as a
+// copy error, and OpenSSH simply drops unread input. A write failing
+// because the command is gone is not an error here; the outcome says how
+// the command ended.
+func feedStdin(sess *ssh.Session, r io.Reader) error {
+	if r == nil {
+		return nil // x/crypto then sends EOF at once
+	}
+	w, err := sess.StdinPipe()
+	if err != nil {
+		return err
+	}
+	go func() {
+		_, _ = io.Copy(w, r)
+		_ = w.Close()
+	}()
+	return nil
 }
 
 // outcomeOf maps Session.Wait's result onto an Outcome.

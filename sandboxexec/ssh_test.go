@@ -493,3 +493,20 @@ func TestDialInsideSandbox(t *testing.T) {
 		t.Errorf("Dial to a closed port: %v, want connection refused", err)
 	}
 }
+
+// A command that exits without reading its stdin (the payload was not
+// needed) ended normally: unread input is dropped, as OpenSSH does, not
+// reported as a failure.
+func TestUnreadStdinIsNotAnError(t *testing.T) {
+	t.Parallel()
+	s := sshdtest.Start(t)
+	tr := dial(t, s.Target())
+	for _, script := range []string{"true", "exit 4", "head -c 10 >/dev/null"} {
+		ctx, cancel := context.WithTimeout(context.Background(), hang)
+		out, err := tr.Run(ctx, sandboxexec.Command{Script: script, Stdin: bytes.NewReader(make([]byte, 8<<20))})
+		cancel()
+		if err != nil || out.Kind != sandboxexec.Exited {
+			t.Errorf("%q with 8 MiB unread stdin: %v, %v; want a plain exit", script, out, err)
+		}
+	}
+}
