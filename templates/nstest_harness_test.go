@@ -391,9 +391,9 @@ echo "fixture done $(date +%s.%N)" >>"$N/out/times"
 	}
 	b.WriteString("run() {\n\ti=$1\n")
 	if sp.viaStdin {
-		fmt.Fprintf(&b, "\ttimeout -k 3 100 %s %s -s <\"$N/payload-$i.sh\" >\"$N/out/stdout-$i\" 2>\"$N/out/stderr-$i\"\n", runner, nsQuote(sp.shell))
+		fmt.Fprintf(&b, "\ttimeout -k 3 120 %s %s -s <\"$N/payload-$i.sh\" >\"$N/out/stdout-$i\" 2>\"$N/out/stderr-$i\"\n", runner, nsQuote(sp.shell))
 	} else {
-		fmt.Fprintf(&b, "\ttimeout -k 3 100 %s %s \"$N/payload-$i.sh\" </dev/null >\"$N/out/stdout-$i\" 2>\"$N/out/stderr-$i\"\n", runner, nsQuote(sp.shell))
+		fmt.Fprintf(&b, "\ttimeout -k 3 120 %s %s \"$N/payload-$i.sh\" </dev/null >\"$N/out/stdout-$i\" 2>\"$N/out/stderr-$i\"\n", runner, nsQuote(sp.shell))
 	}
 	b.WriteString("\techo $? >\"$N/out/rc-$i\"\n\techo \"run $i ended $(date +%s.%N)\" >>\"$N/out/times\"\n}\n")
 	if sp.concurrent {
@@ -552,7 +552,7 @@ func nsStartAndWait(t *testing.T, sp nsSpec, runIDs []string) (*nsResult, error)
 
 	children := fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid)
 	done := filepath.Join(dir, "out", "done")
-	deadline := time.Now().Add(150 * time.Second) // hang protection only
+	deadline := time.Now().Add(300 * time.Second) // hang protection only
 	for {
 		if pid1 == 0 {
 			if b, err := os.ReadFile(children); err == nil {
