@@ -351,6 +351,36 @@ func TestForwardDaemon(t *testing.T) {
 		}
 	})
 
+	// The gateway is not answering yet: the daemon connects (sshd is up),
+	// start says the dashboard did not answer (exit 4, no success line),
+	// the daemon stays, and serves by itself once the gateway is up.
+	t.Run("GatewayDownThenUp", func(t *testing.T) {
+		t.Parallel()
+		e := newForwardEnv(t, bin)
+		port := freeLoopbackPort(t)
+		e.register("demo", port)
+		code, out, errOut := e.run("demo", "forward", "start")
+		if code != ExitForward || strings.Contains(out, "Forward started") || !strings.Contains(errOut, "did not answer") {
+			t.Fatalf("start with no gateway: exit %d\n%s%s", code, out, errOut)
+		}
+		st := e.state("demo", port)
+		if !alive(st.PID) {
+			t.Fatalf("the daemon did not stay")
+		}
+		l, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.2:%d", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: dashboardHandler}
+		go srv.Serve(l)
+		t.Cleanup(func() { srv.Close() })
+		code, m := e.runJSON("demo", "forward", "status")
+		if code != 0 || m["state"] != "healthy" || m["pid"] != float64(st.PID) {
+			t.Fatalf("status once the gateway is up: exit %d, %v", code, m)
+		}
+		mustReach(t, port)
+	})
+
 	// The starting CLI exits and its session is torn down: the forward
 	// keeps serving, from its own session, with no terminal.
 	t.Run("OutlivesTheStartingCLI", func(t *testing.T) {
