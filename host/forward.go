@@ -72,6 +72,31 @@ func (inv *Invocation) forwardPort(c *cli.Context, sb *registry.Sandbox) (int, e
 	return p, nil
 }
 
+// forwardOrphanPort finds the port of a recorded forward of a sandbox that
+// is no longer registered: --port when a record exists for it, else the
+// only recorded port of that sandbox.
+func (inv *Invocation) forwardOrphanPort(c *cli.Context, name string) (int, bool) {
+	states, _ := portforward.ListStates(inv.forwardDir())
+	var ports []int
+	for _, st := range states {
+		if st.Sandbox == name {
+			ports = append(ports, st.Port)
+		}
+	}
+	if c.IsSet("port") {
+		for _, p := range ports {
+			if p == c.Int("port") {
+				return p, true
+			}
+		}
+		return 0, false
+	}
+	if len(ports) == 1 {
+		return ports[0], true
+	}
+	return 0, false
+}
+
 func (inv *Invocation) forwardDir() string {
 	return filepath.Join(registry.StateDir(inv.Home()), "forwards")
 }
@@ -322,6 +347,13 @@ func (inv *Invocation) forwardSandboxCommand() *cli.Command {
 			}
 			sb, err := inv.lookupSandbox(name)
 			if err != nil {
+				// A sandbox removed from the registry may still have a
+				// daemon of ours: stop and status work from its record.
+				if c.Command.Name != "start" && exitCode(err) == ExitFailed {
+					if port, ok := inv.forwardOrphanPort(c, name); ok {
+						return run(c, name, nil, port)
+					}
+				}
 				return err
 			}
 			port, err := inv.forwardPort(c, sb)

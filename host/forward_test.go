@@ -381,6 +381,34 @@ func TestForwardDaemon(t *testing.T) {
 		mustReach(t, port)
 	})
 
+	// A sandbox removed from the registry while its forward runs: status
+	// and stop still find our daemon from its record; start does not.
+	t.Run("UnregisteredSandboxCanStillBeStopped", func(t *testing.T) {
+		t.Parallel()
+		e := newForwardEnv(t, bin)
+		if code, out, errOut := e.run("demo", "forward", "start"); code != 0 {
+			t.Fatalf("start: %d\n%s%s", code, out, errOut)
+		}
+		st := e.state("demo", e.port)
+		reg := filepath.Join(e.home, ".nemoclaw", "sandboxes.json")
+		if err := os.WriteFile(reg, []byte(`{"sandboxes": {}, "defaultSandbox": null}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if code, m := e.runJSON("demo", "forward", "status"); code != 0 || m["state"] != "healthy" {
+			t.Errorf("status of an unregistered sandbox's forward: exit %d, %v", code, m)
+		}
+		if code, _, _ := e.run("demo", "forward", "start"); code != ExitFailed {
+			t.Errorf("start of an unregistered sandbox: exit %d, want 1", code)
+		}
+		if code, m := e.runJSON("demo", "forward", "stop"); code != 0 || m["action"] != "stopped" {
+			t.Fatalf("stop of an unregistered sandbox's forward: exit %d, %v", code, m)
+		}
+		waitGone(t, st.PID)
+		if code, _, _ := e.run("demo", "forward", "stop"); code != ExitFailed {
+			t.Errorf("stop with neither registry entry nor record: exit %d, want 1 (unknown sandbox)", code)
+		}
+	})
+
 	// The starting CLI exits and its session is torn down: the forward
 	// keeps serving, from its own session, with no terminal.
 	t.Run("OutlivesTheStartingCLI", func(t *testing.T) {
