@@ -935,6 +935,17 @@ func nsCheckEveryRun(t nsT, r *nsResult, params []templates.Params) {
 				t.Errorf("run %d: step %s status %q (check mode %v)", i, e.f["step"], st, params[i].Check)
 			}
 		}
+		// SPEC §5.2 step 3, §10 item 4: every decision goes to stderr and
+		// the selected log. (Check mode writes no log by design, and a run
+		// that found the lock held stops before selecting one.)
+		if !params[i].Check && res.f["outcome"] != templates.OutcomeInProgress {
+			log := r.text(res.f["log"])
+			for _, l := range strings.Split(o.stderr, "\n") {
+				if strings.HasPrefix(l, "[gateway-recovery] ") && !strings.Contains(log, l) {
+					t.Errorf("run %d: decision on stderr but not in the selected log %s: %q", i, res.f["log"], l)
+				}
+			}
+		}
 		if templates.ExitStatus(res.f["outcome"]) == 1 && res.f["outcome"] != templates.OutcomeWouldRefuse && nsDiag(r, i) == nil {
 			t.Errorf("run %d: outcome %s without a diag line", i, res.f["outcome"])
 		}
