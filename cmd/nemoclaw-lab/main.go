@@ -139,7 +139,7 @@ func upCommand() *cli.Command {
 			o.Agent, o.Gateway, o.ExecUser = c.String("agent"), c.String("gateway"), c.String("exec-user")
 			o.Port, o.LegacyProxyEnv, o.EntrypointMode = c.Int("port"), c.Bool("legacy-proxy-env"), c.String("entrypoint")
 			if o.Gateway == lab.GatewayOpenClaw {
-				fmt.Fprintf(c.App.ErrWriter, "nemoclaw-lab: starting the real OpenClaw gateway (about 1 GB, 7-14 s)...\n")
+				fmt.Fprintf(c.App.ErrWriter, "nemoclaw-lab: starting the real OpenClaw gateway (about 1 GB; 7 s on an idle machine, over a minute on busy cores)...\n")
 			}
 			s, err := lab.Up(c.Context, o)
 			if err != nil {
