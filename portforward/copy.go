@@ -7,10 +7,11 @@ import (
 	"sync"
 )
 
-// copyBufferSize is the chunk size of the copy loop. Larger than io.Copy's
-// 32 KiB so that a bulk transfer costs fewer read syscalls on the TCP side;
-// the SSH channel splits writes into its own packets anyway.
-const copyBufferSize = 128 << 10
+// copyBufferSize is the chunk size of the copy loop: one SSH channel packet
+// (x/crypto's maximum is 32 KiB), so a read never waits to fill a buffer
+// the channel would split anyway, and 200 open connections cost 12 MiB of
+// buffers, not more, in a daemon meant to idle small.
+const copyBufferSize = 32 << 10
 
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
 
