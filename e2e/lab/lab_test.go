@@ -39,6 +39,33 @@ func TestSandboxLifecycle(t *testing.T) {
 		if err != nil || strings.TrimSpace(got) != "sandbox" {
 			t.Fatalf("ssh id -un = %q, %v; want sandbox", got, err)
 		}
+		// The ProxyCommand relay half-closes: stdin reaches the remote
+		// command's EOF and the reply still comes back.
+		cmd := exec.CommandContext(ctxT(t), "ssh", "-F", s.SSHConfig, s.Host, "wc -c")
+		cmd.Stdin = strings.NewReader("twelve bytes")
+		out, err = cmd.Output()
+		if err != nil || strings.TrimSpace(string(out)) != "12" {
+			t.Fatalf("ssh wc -c through the relay: %q, %v", out, err)
+		}
+		// No relay and no session outlives ssh (LAB-NOTES §7: a relay that
+		// cannot half-close leaves both behind).
+		for ctx := ctxT(t); ; time.Sleep(20 * time.Millisecond) {
+			ps, _ := exec.Command("ps", "-eo", "args").Output()
+			relays := strings.Count(string(ps), "proxy --lab-dir "+s.Options.LabDir)
+			sessions := 0
+			procs, _ := s.Processes()
+			for _, p := range procs {
+				if strings.HasPrefix(strings.Join(p.Args, " "), "sshd: sandbox") {
+					sessions++
+				}
+			}
+			if relays == 0 && sessions == 0 {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("after ssh exited: %d relays and %d sshd sessions left", relays, sessions)
+			}
+		}
 	})
 
 	t.Run("a wrong pinned key is refused", func(t *testing.T) {
