@@ -152,9 +152,19 @@ nc_requires_preload() {
 }
 # ---- time, deadline -------------------------------------------------------
 
-# nc_now_ms prints milliseconds since the epoch (whole seconds where date
-# has no %N).
+# nc_now_ms prints a millisecond clock: /proc/uptime read by the shell
+# itself (no fork; it never jumps with the wall clock), else date.
 nc_now_ms() {
+	if [ -r /proc/uptime ] && read -r nc_nm_up _ </proc/uptime; then
+		case $nc_nm_up in
+		*.[0-9][0-9])
+			nc_nm_cs=${nc_nm_up%.*}${nc_nm_up#*.}
+			nc_nm_cs=${nc_nm_cs#"${nc_nm_cs%%[!0]*}"}
+			printf '%s\n' "$((${nc_nm_cs:-0} * 10))"
+			return 0
+			;;
+		esac
+	fi
 	nc_nm_ns=$(date +%s%N 2>/dev/null) || nc_nm_ns=
 	case $nc_nm_ns in
 	'' | *[!0-9]*)
@@ -506,8 +516,8 @@ nc_open_log() {
 # nc_lock_holder prints the pid recorded in the lock, if any.
 nc_lock_holder() {
 	nc_lh_pid=
-	if [ -f "$NC_LOCK_DIR/pid" ] && [ ! -L "$NC_LOCK_DIR/pid" ]; then
-		nc_lh_pid=$(head -n 1 -- "$NC_LOCK_DIR/pid" 2>/dev/null) || nc_lh_pid=
+	if [ -f "$NC_LOCK_DIR/pid" ] && [ ! -L "$NC_LOCK_DIR/pid" ] && [ -r "$NC_LOCK_DIR/pid" ]; then
+		read -r nc_lh_pid <"$NC_LOCK_DIR/pid" 2>/dev/null || :
 	fi
 	case $nc_lh_pid in
 	'' | *[!0-9]*) ;;
@@ -603,30 +613,45 @@ nc_on_signal() {
 }
 # ---- critical guards (SPEC §5.3) ------------------------------------------
 
-# nc_dirs_root_owned PATH: every directory above PATH is owned by uid 0,
-# both the entry itself and what it resolves to (one stat call each way).
+# nc_dirs_root_owned PATH: every directory above PATH is owned by uid 0:
+# the entry itself and, when it is a symlink, what it resolves to.
 nc_dirs_root_owned() {
-	set --  "$1"
+	nc_dr_links=0
+	set -- "$1"
 	nc_dr_dir=${1%/*}
 	while [ -n "$nc_dr_dir" ]; do
+		if [ -L "$nc_dr_dir" ]; then
+			nc_dr_links=1
+		fi
 		set -- "$@" "$nc_dr_dir"
 		nc_dr_dir=${nc_dr_dir%/*}
 	done
 	shift
 	set -- "$@" /
-	nc_dr_own=$(stat -c '%u %n' -- "$@" 2>&1) || {
-		NC_REASON="cannot stat its parent directories: $nc_dr_own"
+	nc_dr_out=$(stat -c '%u %n' -- "$@" 2>&1) || {
+		NC_REASON="cannot stat its parent directories: $nc_dr_out"
 		return 1
 	}
-	nc_dr_res=$(stat -L -c '%u %n' -- "$@" 2>&1) || {
-		NC_REASON="cannot stat its parent directories: $nc_dr_res"
-		return 1
-	}
-	nc_dr_bad=$(printf '%s\n%s\n' "$nc_dr_own" "$nc_dr_res" | awk '$1 != "0" { print; exit }')
-	if [ -n "$nc_dr_bad" ]; then
-		NC_REASON="parent directory ${nc_dr_bad#* } is not owned by root (uid ${nc_dr_bad%% *})"
-		return 1
+	if [ "$nc_dr_links" = 1 ]; then
+		nc_dr_res=$(stat -L -c '%u %n' -- "$@" 2>&1) || {
+			NC_REASON="cannot stat its parent directories: $nc_dr_res"
+			return 1
+		}
+		nc_dr_out="$nc_dr_out$NC_NL$nc_dr_res"
 	fi
+	# Line by line without a here-document (bash may back one with a file).
+	nc_dr_rest=$nc_dr_out$NC_NL
+	while [ -n "$nc_dr_rest" ]; do
+		nc_dr_line=${nc_dr_rest%%"$NC_NL"*}
+		nc_dr_rest=${nc_dr_rest#*"$NC_NL"}
+		case $nc_dr_line in
+		'0 '*) ;;
+		*)
+			NC_REASON="parent directory ${nc_dr_line#* } is not owned by root (uid ${nc_dr_line%% *})"
+			return 1
+			;;
+		esac
+	done
 	return 0
 }
 
@@ -1501,8 +1526,9 @@ nc_binary_step() {
 nc_gateway_failed() {
 	nc_say "ERROR: $1"
 	nc_say "last lines of ${NC_LOG:-the log}:"
+	# Shown on stderr only, unprefixed: they are already in the log.
 	nc_log_tail | while IFS= read -r nc_gf_line; do
-		printf '[gateway-recovery]   | %s\n' "$nc_gf_line" >&2
+		printf '  | %s\n' "$nc_gf_line" >&2
 	done
 	nc_finish gateway-failed "$1"
 }
@@ -1613,7 +1639,8 @@ nc_after_gateway() {
 }
 
 nc_running_gateway_pid() {
-	nc_matching_pids "$NC_GATEWAY_PATTERN" | head -n 1
+	nc_rg_pids=$(nc_matching_pids "$NC_GATEWAY_PATTERN")
+	printf '%s\n' "${nc_rg_pids%%"$NC_NL"*}"
 }
 
 nc_gateway_flow() {
