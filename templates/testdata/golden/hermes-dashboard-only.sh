@@ -151,15 +151,16 @@ nc_requires_preload() {
 }
 # ---- time, deadline -------------------------------------------------------
 
-# nc_now_ms prints a millisecond clock: /proc/uptime read by the shell
-# itself (no fork; it never jumps with the wall clock), else date.
+# nc_now_ms sets NC_NOW_MS to a millisecond clock: /proc/uptime read by
+# the shell itself (no fork, and it never jumps with the wall clock), else
+# date. It sets a variable rather than printing: $(...) would fork.
 nc_now_ms() {
 	if [ -r /proc/uptime ] && read -r nc_nm_up _ </proc/uptime; then
 		case $nc_nm_up in
 		*.[0-9][0-9])
 			nc_nm_cs=${nc_nm_up%.*}${nc_nm_up#*.}
 			nc_nm_cs=${nc_nm_cs#"${nc_nm_cs%%[!0]*}"}
-			printf '%s\n' "$((${nc_nm_cs:-0} * 10))"
+			NC_NOW_MS=$((${nc_nm_cs:-0} * 10))
 			return 0
 			;;
 		esac
@@ -168,15 +169,16 @@ nc_now_ms() {
 	case $nc_nm_ns in
 	'' | *[!0-9]*)
 		nc_nm_s=$(date +%s)
-		printf '%s\n' "$((nc_nm_s * 1000))"
+		NC_NOW_MS=$((nc_nm_s * 1000))
 		;;
-	*) printf '%s\n' "${nc_nm_ns%??????}" ;;
+	*) NC_NOW_MS=${nc_nm_ns%??????} ;;
 	esac
 }
 
+# nc_elapsed_ms START sets NC_ELAPSED_MS to the milliseconds since START.
 nc_elapsed_ms() {
-	nc_em_now=$(nc_now_ms)
-	printf '%s\n' "$((nc_em_now - $1))"
+	nc_now_ms
+	NC_ELAPSED_MS=$((NC_NOW_MS - $1))
 }
 
 # nc_sleep_short waits one polling interval (0.2 s; 1 s where sleep takes
@@ -186,7 +188,8 @@ nc_sleep_short() {
 }
 
 nc_deadline_passed() {
-	[ "$(nc_elapsed_ms "$NC_START_MS")" -ge "$NC_DEADLINE_MS" ]
+	nc_elapsed_ms "$NC_START_MS"
+	[ "$NC_ELAPSED_MS" -ge "$NC_DEADLINE_MS" ]
 }
 
 # nc_check_deadline STEP stops the run when the payload's own deadline has
@@ -1141,9 +1144,11 @@ nc_process_list() {
 
 # nc_wait_gone ERE MILLISECONDS: poll until nothing matches.
 nc_wait_gone() {
-	nc_wg_start=$(nc_now_ms)
+	nc_now_ms
+	nc_wg_start=$NC_NOW_MS
 	while [ -n "$(nc_matching_pids "$1")" ]; do
-		if [ "$(nc_elapsed_ms "$nc_wg_start")" -ge "$2" ]; then
+		nc_elapsed_ms "$nc_wg_start"
+		if [ "$NC_ELAPSED_MS" -ge "$2" ]; then
 			return 1
 		fi
 		nc_sleep_short
@@ -1296,7 +1301,8 @@ nc_launch_gateway() {
 # nc_wait_ready PID LABEL PROBE: poll PROBE every 0.2 s until it succeeds,
 # failing fast when PID exits, up to the readiness budget.
 nc_wait_ready() {
-	nc_wr_start=$(nc_now_ms)
+	nc_now_ms
+	nc_wr_start=$NC_NOW_MS
 	nc_wr_next=2000
 	while :; do
 		if "$3"; then
@@ -1306,7 +1312,8 @@ nc_wait_ready() {
 			NC_REASON="$2 (pid $1) exited before answering its health check"
 			return 1
 		fi
-		nc_wr_el=$(nc_elapsed_ms "$nc_wr_start")
+		nc_elapsed_ms "$nc_wr_start"
+		nc_wr_el=$NC_ELAPSED_MS
 		if [ "$nc_wr_el" -ge "$NC_READINESS_MS" ]; then
 			NC_REASON="$2 (pid $1) not healthy within $((NC_READINESS_MS / 1000))s (last status $NC_LAST_HEALTH)"
 			return 1
@@ -1326,7 +1333,8 @@ nc_wait_ready() {
 # nc_settle PID LABEL PROBE: the same PID stays alive and healthy for the
 # settle window; one that answers and then dies is a failed recovery.
 nc_settle() {
-	nc_se_start=$(nc_now_ms)
+	nc_now_ms
+	nc_se_start=$NC_NOW_MS
 	while :; do
 		if ! nc_pid_alive "$1"; then
 			NC_REASON="$2 (pid $1) exited during the $((NC_SETTLE_MS / 1000))s settle window"
@@ -1336,7 +1344,8 @@ nc_settle() {
 			NC_REASON="$2 (pid $1) stopped answering during the settle window (status $NC_LAST_HEALTH)"
 			return 1
 		fi
-		if [ "$(nc_elapsed_ms "$nc_se_start")" -ge "$NC_SETTLE_MS" ]; then
+		nc_elapsed_ms "$nc_se_start"
+		if [ "$NC_ELAPSED_MS" -ge "$NC_SETTLE_MS" ]; then
 			return 0
 		fi
 		nc_sleep_short
@@ -1726,7 +1735,10 @@ nc_main() {
 	NC_GUARD_CAUSE=
 	NC_PCT=
 	NC_UID=$(id -u)
-	NC_START_MS=$(nc_now_ms)
+	NC_NOW_MS=0
+	NC_ELAPSED_MS=0
+	nc_now_ms
+	NC_START_MS=$NC_NOW_MS
 	trap '' PIPE
 	trap nc_on_exit EXIT
 	trap 'nc_on_signal INT' INT
