@@ -18,7 +18,7 @@ package lab
 // 7 at load average 20-30 ("state lease heartbeat did not become ready": a
 // worker not running 5 s after spawn, a hard-coded limit). Callers must
 // expect that failure on a starved machine: run the gateway at a higher
-// priority (at nice -n -10, 3 of 4 starts came up at load 12-20) and start
+// priority (at nice -n -10, 4 of 5 starts came up at load 12-20) and start
 // it again on that message. Use the stub gateway unless a test needs the
 // real one.
 
