@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/nemoclaw/nemoclaw-go/templates"
 )
 
 //go:embed image
@@ -180,16 +182,11 @@ func (s *Sandbox) writeTLS() error {
 	return writeFile(s.path("tls.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
 }
 
-// shQuote quotes s for a POSIX shell.
-func shQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
 // envFile renders NAME='value' lines, sorted by the caller's order.
 func envFile(kv ...string) []byte {
 	var b strings.Builder
 	for i := 0; i+1 < len(kv); i += 2 {
-		fmt.Fprintf(&b, "%s=%s\n", kv[i], shQuote(kv[i+1]))
+		fmt.Fprintf(&b, "%s=%s\n", kv[i], templates.Quote(kv[i+1]))
 	}
 	return []byte(b.String())
 }
@@ -245,7 +242,7 @@ func (s *Sandbox) writeSSHFiles(labBinary string) error {
 		return err
 	}
 	// ssh expands %-tokens in ProxyCommand: double any literal '%'.
-	proxy := strings.ReplaceAll(shQuote(labBinary)+" proxy --lab-dir "+shQuote(s.Options.LabDir)+" "+s.Name, "%", "%%")
+	proxy := strings.ReplaceAll(templates.Quote(labBinary)+" proxy --lab-dir "+templates.Quote(s.Options.LabDir)+" "+s.Name, "%", "%%")
 	user := UserSandbox
 	if s.Options.ExecUser == UserRoot {
 		user = UserRoot

@@ -30,6 +30,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/nemoclaw/nemoclaw-go/templates"
 )
 
 // Versions installed by scripts/lab-deps.sh; FindOpenClaw accepts only these.
@@ -175,7 +177,7 @@ func FindOpenClaw(cacheDir string) (*OpenClawInstall, error) {
 // whatever TMPDIR says, as in the real image, so wipe-tmp means the same).
 func (i *OpenClawInstall) Wrapper(home string) []byte {
 	home = filepath.Clean(home)
-	q := quoteShellWord
+	q := templates.Quote
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `#!/bin/sh
 # /usr/local/bin/openclaw in a nemoclaw-lab sandbox: the real OpenClaw %s on
@@ -193,14 +195,6 @@ exec %s %s "$@"
 		q(home), q(home), q(filepath.Join(home, openClawStateRel)), q(filepath.Join(home, openClawConfigRel)),
 		q(i.Node), q(i.Entry))
 	return b.Bytes()
-}
-
-// quoteShellWord returns s as one POSIX sh word: s inside single quotes,
-// each embedded single quote closed, backslash-escaped and reopened.
-// (templates.Quote is the payload's audited twin; the wrapper keeps its own
-// so the lab does not depend on the payload package it is meant to test.)
-func quoteShellWord(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // openClawConfig is the whole config the lab gives OpenClaw (keys verified

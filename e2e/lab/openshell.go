@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/nemoclaw/nemoclaw-go/templates"
 )
 
 // WriteOpenShellShim writes dir/openshell: a TEST DOUBLE of the OpenShell
@@ -35,7 +37,7 @@ func WriteOpenShellShim(dir string, o Options) (string, error) {
 # openshell: TEST DOUBLE written by nemoclaw-lab. This is NOT NVIDIA OpenShell.
 # It answers sandbox get|list|exec|ssh-config for nemoclaw-lab sandboxes only.
 exec %s openshell-double --lab-dir %s --home %s "$@"
-`, shQuote(bin), shQuote(o.LabDir), shQuote(o.Home))
+`, templates.Quote(bin), templates.Quote(o.LabDir), templates.Quote(o.Home))
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(script), 0o755); err != nil {
 		return "", err
