@@ -9,8 +9,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/nemoclaw/nemoclaw-go/internal/shellquote"
 	"github.com/nemoclaw/nemoclaw-go/sandboxexec"
-	"github.com/nemoclaw/nemoclaw-go/templates"
 )
 
 // execCommand is `<name> exec -- <cmd> [args...]` (SPEC §2.2): one command
@@ -94,7 +94,7 @@ func commandLine(argv []string) (string, error) {
 		if strings.ContainsRune(a, 0) {
 			return "", usageErrorf("exec: argument %d contains a NUL byte, which no command can receive", i+1)
 		}
-		words[i] = templates.Quote(a)
+		words[i] = shellquote.Quote(a)
 	}
 	return strings.Join(words, " "), nil
 }

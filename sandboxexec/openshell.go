@@ -20,7 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nemoclaw/nemoclaw-go/templates"
+	"github.com/nemoclaw/nemoclaw-go/internal/shellquote"
 )
 
 // OpenShellNotFound is the message SPEC §4.2 fixes for a missing CLI.
@@ -314,7 +314,7 @@ func execScript(script string, env map[string]string) string {
 	sort.Strings(keys)
 	for _, k := range keys {
 		if envName.MatchString(k) && !strings.ContainsRune(env[k], 0) {
-			fmt.Fprintf(&b, "export %s=%s\n", k, templates.Quote(env[k]))
+			fmt.Fprintf(&b, "export %s=%s\n", k, shellquote.Quote(env[k]))
 		}
 	}
 	b.WriteString(script)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nemoclaw/nemoclaw-go/internal/shellquote"
 	"github.com/nemoclaw/nemoclaw-go/internal/testenv"
 )
 
@@ -179,7 +180,7 @@ func TestGeneratedGuardLinesMatchGo(t *testing.T) {
 		frag = append(frag, b...)
 		frag = append(frag, '\n')
 	}
-	prog := "NC_SAFETY_NET_DST=" + Quote(sn) + "\nNC_CIAO_DST=" + Quote(ci) + "\nNC_SAFETY_READY=1\nNC_CIAO_READY=1\n" +
+	prog := "NC_SAFETY_NET_DST=" + shellquote.Quote(sn) + "\nNC_CIAO_DST=" + shellquote.Quote(ci) + "\nNC_SAFETY_READY=1\nNC_CIAO_READY=1\n" +
 		string(frag) + `
 lines=$(nc_guard_lines "$1")
 NODE_OPTIONS=$1

@@ -28,6 +28,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nemoclaw/nemoclaw-go/internal/shellquote"
 )
 
 // Paths and texts of SPEC §5.1–§5.3 the tests check against.
@@ -303,10 +305,6 @@ func nsPctDecode(s string) (string, error) {
 	return b.String(), nil
 }
 
-// nsQuote single-quotes s for the harness's own generated shell (kept apart
-// from the package's Quote, which is under test).
-func nsQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
 // nsRequireTokens counts, per path, how often NODE_OPTIONS requires it
 // (`--require p`, `--require=p`, `-r p`), splitting on blanks only, never
 // expanding anything, as node itself reads it.
@@ -391,9 +389,9 @@ echo "fixture done $(date +%s.%N)" >>"$N/out/times"
 	}
 	b.WriteString("run() {\n\ti=$1\n")
 	if sp.viaStdin {
-		fmt.Fprintf(&b, "\ttimeout -k 3 120 %s %s -s <\"$N/payload-$i.sh\" >\"$N/out/stdout-$i\" 2>\"$N/out/stderr-$i\"\n", runner, nsQuote(sp.shell))
+		fmt.Fprintf(&b, "\ttimeout -k 3 120 %s %s -s <\"$N/payload-$i.sh\" >\"$N/out/stdout-$i\" 2>\"$N/out/stderr-$i\"\n", runner, shellquote.Quote(sp.shell))
 	} else {
-		fmt.Fprintf(&b, "\ttimeout -k 3 120 %s %s \"$N/payload-$i.sh\" </dev/null >\"$N/out/stdout-$i\" 2>\"$N/out/stderr-$i\"\n", runner, nsQuote(sp.shell))
+		fmt.Fprintf(&b, "\ttimeout -k 3 120 %s %s \"$N/payload-$i.sh\" </dev/null >\"$N/out/stdout-$i\" 2>\"$N/out/stderr-$i\"\n", runner, shellquote.Quote(sp.shell))
 	}
 	b.WriteString("\techo $? >\"$N/out/rc-$i\"\n\techo \"run $i ended $(date +%s.%N)\" >>\"$N/out/times\"\n}\n")
 	if sp.concurrent {
@@ -635,7 +633,7 @@ func nsInferenceFixture(status string) string {
 	if status == "" {
 		return ""
 	}
-	return `/usr/bin/node "$N/inference.js" "$N/tls.key" "$N/tls.crt" ` + nsQuote(status) + ` </dev/null >>"$N/out/inference.log" 2>&1 &
+	return `/usr/bin/node "$N/inference.js" "$N/tls.key" "$N/tls.crt" ` + shellquote.Quote(status) + ` </dev/null >>"$N/out/inference.log" 2>&1 &
 for _ in $(seq 1 500); do curl -sk -o /dev/null --max-time 1 https://inference.local/v1/models && break; sleep 0.02; done
 `
 }

@@ -6,7 +6,7 @@
 // It knows shell and the sandbox's paths, and nothing of SSH or of the host:
 // it turns validated Params into bytes (Render) and result lines back into
 // data (ParseLine, Collector). Every value reaches the script through one
-// header of `readonly NAME='...'` lines written by Quote; the script body is
+// header of `readonly NAME='...'` lines written by shellquote.Quote; the script body is
 // a fixed embedded text (templates/payload/*.sh.tmpl), the same for every
 // agent and mode, whose behaviour is selected at run time by those header
 // values. Render validates everything first and renders nothing on error.
@@ -52,6 +52,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/nemoclaw/nemoclaw-go/internal/shellquote"
 )
 
 // Mode selects what the payload recovers.
@@ -392,7 +394,7 @@ func processPattern(argv []string) string {
 func quoteWords(argv []string) string {
 	q := make([]string, len(argv))
 	for i, w := range argv {
-		q[i] = Quote(w)
+		q[i] = shellquote.Quote(w)
 	}
 	return strings.Join(q, " ")
 }
@@ -450,7 +452,7 @@ func header(p Params) (string, error) {
 			// quotes do not apply to data: literal is the point.
 			b.WriteString("# shellcheck disable=SC1003,SC2016 # data from Quote, literal on purpose\n")
 		}
-		fmt.Fprintf(&b, "readonly %s=%s\n", v.name, Quote(v.value))
+		fmt.Fprintf(&b, "readonly %s=%s\n", v.name, shellquote.Quote(v.value))
 	}
 	return strings.TrimSuffix(b.String(), "\n"), nil
 }

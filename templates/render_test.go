@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nemoclaw/nemoclaw-go/internal/shellquote"
 	"github.com/nemoclaw/nemoclaw-go/internal/testenv"
 )
 
@@ -149,7 +150,7 @@ func TestTruncatedUploadRunsNothing(t *testing.T) {
 	// A truncated script whose cut falls right after a complete command
 	// would run it if the body were not wrapped; put a marker command first
 	// to prove nothing ran.
-	probe := []byte("{ touch " + Quote(marker) + "\n")
+	probe := []byte("{ touch " + shellquote.Quote(marker) + "\n")
 	cut := append(probe, script[:len(script)/2]...)
 	cmd := exec.Command(dash, "-s")
 	cmd.Stdin = bytes.NewReader(cut)

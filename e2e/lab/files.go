@@ -23,7 +23,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/nemoclaw/nemoclaw-go/templates"
+	"github.com/nemoclaw/nemoclaw-go/internal/shellquote"
 )
 
 //go:embed image
@@ -186,7 +186,7 @@ func (s *Sandbox) writeTLS() error {
 func envFile(kv ...string) []byte {
 	var b strings.Builder
 	for i := 0; i+1 < len(kv); i += 2 {
-		fmt.Fprintf(&b, "%s=%s\n", kv[i], templates.Quote(kv[i+1]))
+		fmt.Fprintf(&b, "%s=%s\n", kv[i], shellquote.Quote(kv[i+1]))
 	}
 	return []byte(b.String())
 }
@@ -242,7 +242,7 @@ func (s *Sandbox) writeSSHFiles(labBinary string) error {
 		return err
 	}
 	// ssh expands %-tokens in ProxyCommand: double any literal '%'.
-	proxy := strings.ReplaceAll(templates.Quote(labBinary)+" proxy --lab-dir "+templates.Quote(s.Options.LabDir)+" "+s.Name, "%", "%%")
+	proxy := strings.ReplaceAll(shellquote.Quote(labBinary)+" proxy --lab-dir "+shellquote.Quote(s.Options.LabDir)+" "+s.Name, "%", "%%")
 	user := UserSandbox
 	if s.Options.ExecUser == UserRoot {
 		user = UserRoot

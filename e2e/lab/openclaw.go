@@ -31,7 +31,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/nemoclaw/nemoclaw-go/templates"
+	"github.com/nemoclaw/nemoclaw-go/internal/shellquote"
 )
 
 // Versions installed by scripts/lab-deps.sh; FindOpenClaw accepts only these.
@@ -177,7 +177,7 @@ func FindOpenClaw(cacheDir string) (*OpenClawInstall, error) {
 // whatever TMPDIR says, as in the real image, so wipe-tmp means the same).
 func (i *OpenClawInstall) Wrapper(home string) []byte {
 	home = filepath.Clean(home)
-	q := templates.Quote
+	q := shellquote.Quote
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `#!/bin/sh
 # /usr/local/bin/openclaw in a nemoclaw-lab sandbox: the real OpenClaw %s on

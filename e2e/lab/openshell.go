@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/nemoclaw/nemoclaw-go/templates"
+	"github.com/nemoclaw/nemoclaw-go/internal/shellquote"
 )
 
 // WriteOpenShellShim writes dir/openshell: a TEST DOUBLE of the OpenShell
@@ -37,7 +37,7 @@ func WriteOpenShellShim(dir string, o Options) (string, error) {
 # openshell: TEST DOUBLE written by nemoclaw-lab. This is NOT NVIDIA OpenShell.
 # It answers sandbox get|list|exec|ssh-config for nemoclaw-lab sandboxes only.
 exec %s openshell-double --lab-dir %s --home %s "$@"
-`, templates.Quote(bin), templates.Quote(o.LabDir), templates.Quote(o.Home))
+`, shellquote.Quote(bin), shellquote.Quote(o.LabDir), shellquote.Quote(o.Home))
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(script), 0o755); err != nil {
 		return "", err

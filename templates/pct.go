@@ -5,15 +5,6 @@ import (
 	"strings"
 )
 
-// Quote returns s as one POSIX shell word that expands to exactly s: the
-// bytes inside single quotes, each embedded single quote written as '\”.
-// It is the only way data reaches the payload (the readonly header), and it
-// is fuzzed against a real sh. A NUL byte cannot exist in a shell word, so
-// Render rejects values containing one before Quote is ever called.
-func Quote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
 // pctSafe reports whether b is left as-is by the percent-encoding of the
 // result protocol: [A-Za-z0-9._~/:@+,=-]. The payload's nc_pct keeps exactly
 // the same set.
