@@ -4,6 +4,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/urfave/cli/v2"
 
+	"github.com/nemoclaw/nemoclaw-go/internal/exitcode"
 	"github.com/nemoclaw/nemoclaw-go/templates"
 )
 
@@ -60,7 +61,7 @@ func (inv *Invocation) debugPayload(c *cli.Context) error {
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
-		return withCode(ExitFailed, err, "")
+		return withCode(exitcode.Failed, err, "")
 	}
 	p := templates.Params{
 		Agent:    profile.Agent,

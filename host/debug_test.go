@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nemoclaw/nemoclaw-go/internal/exitcode"
 	"github.com/nemoclaw/nemoclaw-go/templates"
 )
 
@@ -63,7 +64,7 @@ func TestDebugPayloadRejectsBadInput(t *testing.T) {
 	} {
 		t.Run(tc.why, func(t *testing.T) {
 			code, out, errs := runDebug(t, home, nil, tc.args...)
-			if code != ExitUsage {
+			if code != exitcode.Usage {
 				t.Fatalf("exit %d, want 2; stderr %q", code, errs)
 			}
 			if out != "" {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/nemoclaw/nemoclaw-go/internal/exitcode"
 	"github.com/nemoclaw/nemoclaw-go/internal/shellquote"
 	"github.com/nemoclaw/nemoclaw-go/sandboxexec"
 )
@@ -80,9 +81,9 @@ func (inv *Invocation) runExec(c *cli.Context) error {
 		if n := out.SignalNumber(); n > 0 {
 			return silentError{code: 128 + n}
 		}
-		return withCode(ExitUnreachable, fmt.Errorf("command in '%s' was killed by unknown signal %s", name, out.Signal), "")
+		return withCode(exitcode.Unreachable, fmt.Errorf("command in '%s' was killed by unknown signal %s", name, out.Signal), "")
 	default:
-		return withCode(ExitUnreachable, fmt.Errorf("command in '%s' ended without an exit status (connection lost?); its effect is unknown", name), "")
+		return withCode(exitcode.Unreachable, fmt.Errorf("command in '%s' ended without an exit status (connection lost?); its effect is unknown", name), "")
 	}
 }
 
@@ -103,7 +104,7 @@ func commandLine(argv []string) (string, error) {
 // other errors (including an interrupt, 130) pass unchanged.
 func execTimeout(ctx context.Context, d time.Duration, err error) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) && errors.Is(err, context.DeadlineExceeded) {
-		return withCode(ExitUnreachable, fmt.Errorf("exec: --timeout %s expired: %w", d, err), "")
+		return withCode(exitcode.Unreachable, fmt.Errorf("exec: --timeout %s expired: %w", d, err), "")
 	}
 	return err
 }

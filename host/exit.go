@@ -1,30 +1,11 @@
 package host
 
 import (
-	"context"
 	"errors"
 	"fmt"
-)
 
-// Exit codes of SPEC §2.3. Scripts depend on them; never renumber.
-const (
-	ExitOK          = 0
-	ExitFailed      = 1 // recovery failed or refused, or sandbox unknown
-	ExitUsage       = 2 // usage error, invalid name, unreadable registry
-	ExitUnreachable = 3 // transport, auth, or no result from the payload
-	ExitForward     = 4 // gateway up but forward failed / port held by a foreign process
-	ExitInference   = 5 // inference route broken
-	ExitHostKey     = 6 // host key unknown or mismatched
-	ExitInProgress  = 75
-	ExitInterrupted = 130
+	"github.com/nemoclaw/nemoclaw-go/internal/exitcode"
 )
-
-// ExitCoder is implemented by errors that know which exit code they map to.
-// Packages below host (sandboxexec, portforward) implement it on their typed
-// errors so that the single mapping in exitCode stays small.
-type ExitCoder interface {
-	ExitCode() int
-}
 
 // exitError carries an explicit exit code and an optional remediation hint
 // shown to the operator.
@@ -49,22 +30,7 @@ func withCode(code int, err error, hint string) error {
 
 // usageErrorf reports a command-line mistake (exit 2).
 func usageErrorf(format string, args ...any) error {
-	return &exitError{code: ExitUsage, err: fmt.Errorf(format, args...)}
-}
-
-// exitCode is the one place that turns an error into a process exit status.
-func exitCode(err error) int {
-	if err == nil {
-		return ExitOK
-	}
-	if errors.Is(err, context.Canceled) {
-		return ExitInterrupted
-	}
-	var ec ExitCoder
-	if errors.As(err, &ec) {
-		return ec.ExitCode()
-	}
-	return ExitFailed
+	return &exitError{code: exitcode.Usage, err: fmt.Errorf(format, args...)}
 }
 
 // hintOf returns the remediation attached to err, if any.

@@ -19,6 +19,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/nemoclaw/nemoclaw-go/host/registry"
+	"github.com/nemoclaw/nemoclaw-go/internal/exitcode"
 	"github.com/nemoclaw/nemoclaw-go/portforward"
 	"github.com/nemoclaw/nemoclaw-go/sandboxexec"
 )
@@ -246,10 +247,10 @@ func (inv *Invocation) ensureForward(ctx context.Context, name string, sb *regis
 		if errors.Is(err, syscall.EADDRINUSE) {
 			h, _ := portforward.PortHolder(port)
 			return forwardReport{Sandbox: name, Port: port, State: "foreign", Holder: &h},
-				withCode(ExitForward, &portforward.ForeignListenerError{Port: port, Holder: h},
+				withCode(exitcode.Forward, &portforward.ForeignListenerError{Port: port, Holder: h},
 					fmt.Sprintf("stop that process or give sandbox '%s' another dashboardPort, then run '%s %s forward start'", name, inv.Brand.Name, name))
 		}
-		return forwardReport{Sandbox: name, Port: port}, withCode(ExitForward, err, "")
+		return forwardReport{Sandbox: name, Port: port}, withCode(exitcode.Forward, err, "")
 	}
 	defer l.Close()
 
@@ -281,13 +282,13 @@ func (inv *Invocation) ensureForward(ctx context.Context, name string, sb *regis
 		portforward.RemoveStale(paths, portforward.State{ID: id, Control: paths.Control})
 		err = fmt.Errorf("starting the forward for sandbox '%s': %w", name, err)
 		return forwardReport{Sandbox: name, Port: port, State: "absent", Log: paths.Log},
-			withCode(exitCode(err), err, "the forward daemon's log is "+paths.Log)
+			withCode(exitcode.Of(err), err, "the forward daemon's log is "+paths.Log)
 	}
 	r = forwardReport{Sandbox: name, Port: port, Action: action, PID: pid, ID: id, Log: paths.Log, URL: forwardURL(port)}
 	code, perr := portforward.ProbeHTTP(ctx, port)
 	if perr != nil {
 		r.State, r.Detail = "unhealthy", perr.Error()
-		return r, withCode(ExitForward, fmt.Errorf("the forward daemon runs (pid %d) but the dashboard in sandbox '%s' did not answer through it: %w", pid, name, perr),
+		return r, withCode(exitcode.Forward, fmt.Errorf("the forward daemon runs (pid %d) but the dashboard in sandbox '%s' did not answer through it: %w", pid, name, perr),
 			fmt.Sprintf("check the gateway with '%s %s status'; the forward serves by itself once it answers", inv.Brand.Name, name))
 	}
 	r.State, r.HTTPStatus = "healthy", code
@@ -349,7 +350,7 @@ func (inv *Invocation) forwardSandboxCommand() *cli.Command {
 			if err != nil {
 				// A sandbox removed from the registry may still have a
 				// daemon of ours: stop and status work from its record.
-				if c.Command.Name != "start" && exitCode(err) == ExitFailed {
+				if c.Command.Name != "start" && exitcode.Of(err) == exitcode.Failed {
 					if port, ok := inv.forwardOrphanPort(c, name); ok {
 						return run(c, name, nil, port)
 					}
@@ -402,7 +403,7 @@ func (inv *Invocation) forwardSandboxCommand() *cli.Command {
 					r, _, _ := inv.inspectForward(c.Context, name, port, true)
 					var err error
 					if r.State != "healthy" {
-						err = silentError{ExitForward}
+						err = silentError{exitcode.Forward}
 					}
 					return inv.printForward(c, r, err)
 				}),
@@ -482,13 +483,13 @@ func (inv *Invocation) printForward(c *cli.Context, r forwardReport, err error) 
 			forwardReport
 			ExitCode int    `json:"exitCode"`
 			Error    string `json:"error,omitempty"`
-		}{forwardReport: r, ExitCode: exitCode(err)}
+		}{forwardReport: r, ExitCode: exitcode.Of(err)}
 		if err != nil && !isSilent(err) {
 			out.Error = err.Error()
 		}
 		json.NewEncoder(inv.Stdout).Encode(out)
 		if err != nil {
-			return silentError{exitCode(err)}
+			return silentError{exitcode.Of(err)}
 		}
 		return nil
 	}
@@ -566,9 +567,9 @@ func (inv *Invocation) runForwardDaemon(c *cli.Context) error {
 	logger := log.New(inv.Stderr, "", log.LstdFlags|log.LUTC)
 	fail := func(err error) error {
 		if rw != nil {
-			code := exitCode(err)
-			if code == ExitOK {
-				code = ExitForward
+			code := exitcode.Of(err)
+			if code == exitcode.OK {
+				code = exitcode.Forward
 			}
 			json.NewEncoder(rw).Encode(map[string]any{"ok": false, "error": err.Error(), "exitCode": code})
 			rw.Close()
@@ -628,7 +629,7 @@ func (inv *Invocation) forwardConnector(name string, sb *registry.Sandbox) portf
 			// It connects, but every Dial fails: a forward through it would
 			// look ready and serve nothing.
 			t.Close()
-			return nil, withCode(ExitForward, fmt.Errorf("sandbox '%s': OpenShell gave no ssh-config, and the exec fallback cannot carry a port forward", name), "")
+			return nil, withCode(exitcode.Forward, fmt.Errorf("sandbox '%s': OpenShell gave no ssh-config, and the exec fallback cannot carry a port forward", name), "")
 		}
 		return t, nil
 	}

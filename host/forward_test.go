@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/nemoclaw/nemoclaw-go/e2e/lab"
+	"github.com/nemoclaw/nemoclaw-go/internal/exitcode"
 	"github.com/nemoclaw/nemoclaw-go/internal/sshdtest"
 	"github.com/nemoclaw/nemoclaw-go/internal/testenv"
 	"github.com/nemoclaw/nemoclaw-go/portforward"
@@ -340,13 +341,13 @@ func TestForwardDaemon(t *testing.T) {
 			t.Fatalf("start --port: exit %d, %v", code, m)
 		}
 		mustReach(t, api)
-		if code, m := e.runJSON("demo", "forward", "status"); code != ExitForward || m["state"] != "absent" {
+		if code, m := e.runJSON("demo", "forward", "status"); code != exitcode.Forward || m["state"] != "absent" {
 			t.Errorf("the dashboard port's status: exit %d, %v (want absent)", code, m)
 		}
 		if code, m := e.runJSON("demo", "forward", "stop", "--port", ap); code != 0 || m["action"] != "stopped" {
 			t.Errorf("stop --port: exit %d, %v", code, m)
 		}
-		if code, _, errOut := e.run("demo", "forward", "start", "--port", "0"); code != ExitUsage {
+		if code, _, errOut := e.run("demo", "forward", "start", "--port", "0"); code != exitcode.Usage {
 			t.Errorf("--port 0: exit %d, want 2\n%s", code, errOut)
 		}
 	})
@@ -360,7 +361,7 @@ func TestForwardDaemon(t *testing.T) {
 		port := freeLoopbackPort(t)
 		e.register("demo", port)
 		code, out, errOut := e.run("demo", "forward", "start")
-		if code != ExitForward || strings.Contains(out, "Forward started") || !strings.Contains(errOut, "did not answer") {
+		if code != exitcode.Forward || strings.Contains(out, "Forward started") || !strings.Contains(errOut, "did not answer") {
 			t.Fatalf("start with no gateway: exit %d\n%s%s", code, out, errOut)
 		}
 		st := e.state("demo", port)
@@ -397,14 +398,14 @@ func TestForwardDaemon(t *testing.T) {
 		if code, m := e.runJSON("demo", "forward", "status"); code != 0 || m["state"] != "healthy" {
 			t.Errorf("status of an unregistered sandbox's forward: exit %d, %v", code, m)
 		}
-		if code, _, _ := e.run("demo", "forward", "start"); code != ExitFailed {
+		if code, _, _ := e.run("demo", "forward", "start"); code != exitcode.Failed {
 			t.Errorf("start of an unregistered sandbox: exit %d, want 1", code)
 		}
 		if code, m := e.runJSON("demo", "forward", "stop"); code != 0 || m["action"] != "stopped" {
 			t.Fatalf("stop of an unregistered sandbox's forward: exit %d, %v", code, m)
 		}
 		waitGone(t, st.PID)
-		if code, _, _ := e.run("demo", "forward", "stop"); code != ExitFailed {
+		if code, _, _ := e.run("demo", "forward", "stop"); code != exitcode.Failed {
 			t.Errorf("stop with neither registry entry nor record: exit %d, want 1 (unknown sandbox)", code)
 		}
 	})
@@ -463,7 +464,7 @@ func TestForwardDaemon(t *testing.T) {
 		waitGone(t, old.PID)
 
 		code, m := e.runJSON("demo", "forward", "status")
-		if code != ExitForward || m["state"] != "dead" {
+		if code != exitcode.Forward || m["state"] != "dead" {
 			t.Fatalf("status after kill -9: exit %d, %v", code, m)
 		}
 		if _, ok := m["url"]; ok {
@@ -505,7 +506,7 @@ func TestForwardDaemon(t *testing.T) {
 		code, out, errOut := e.run("demo", "forward", "start")
 		all := out + errOut
 		t.Logf("output:\n%s", all)
-		if code != ExitForward {
+		if code != exitcode.Forward {
 			t.Fatalf("start over a foreign listener: exit %d, want 4\n%s", code, all)
 		}
 		if !strings.Contains(all, fmt.Sprintf("pid %d", foreign.Process.Pid)) || !strings.Contains(all, "socat") {
@@ -515,14 +516,14 @@ func TestForwardDaemon(t *testing.T) {
 			t.Errorf("output carries a URL despite a foreign listener:\n%s", all)
 		}
 		code, m := e.runJSON("demo", "forward", "start")
-		if code != ExitForward || m["state"] != "foreign" || m["url"] != nil {
+		if code != exitcode.Forward || m["state"] != "foreign" || m["url"] != nil {
 			t.Errorf("--json start over a foreign listener: exit %d, %v", code, m)
 		}
 		if b, _ := json.Marshal(m); strings.Contains(string(b), "http://") {
 			t.Errorf("JSON carries a URL: %s", b)
 		}
 		code, m = e.runJSON("demo", "forward", "status")
-		if code != ExitForward || m["state"] != "foreign" {
+		if code != exitcode.Forward || m["state"] != "foreign" {
 			t.Errorf("status: exit %d, %v", code, m)
 		}
 		if code, out, errOut := e.run("demo", "forward", "stop"); code != 0 || strings.Contains(out+errOut, "http://") {
@@ -627,7 +628,7 @@ func TestForwardDaemon(t *testing.T) {
 			want   int
 		}{
 			// sshd down: the sandbox is unreachable (SPEC §2.3: 3).
-			{"sshd down", func(e *forwardEnv) { e.srv.Kill() }, ExitUnreachable},
+			{"sshd down", func(e *forwardEnv) { e.srv.Kill() }, exitcode.Unreachable},
 			// A pinned host key that does not match: refused (6), never
 			// connected anyway.
 			{"host key mismatch", func(e *forwardEnv) {
@@ -639,7 +640,7 @@ func TestForwardDaemon(t *testing.T) {
 				cfg := e.srv.WriteClientConfig(t, "UserKnownHostsFile "+other)
 				e.srv.ConfigFile = cfg
 				e.register("demo", e.port)
-			}, ExitHostKey},
+			}, exitcode.HostKey},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {

@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/nemoclaw/nemoclaw-go/internal/exitcode"
 )
 
 // Version is set at build time with -ldflags "-X .../host.Version=...".
@@ -80,7 +82,7 @@ func (inv *Invocation) Run(ctx context.Context, args []string) int {
 	if err != nil {
 		inv.reportError(err)
 	}
-	return exitCode(err)
+	return exitcode.Of(err)
 }
 
 func (inv *Invocation) reportError(err error) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/nemoclaw/nemoclaw-go/host/registry"
+	"github.com/nemoclaw/nemoclaw-go/internal/exitcode"
 	"github.com/nemoclaw/nemoclaw-go/sandboxexec"
 )
 
@@ -44,7 +45,7 @@ func unknownSandboxError(name, path string, names []string) error {
 		sort.Strings(sorted)
 		fmt.Fprintf(&b, " Registered sandboxes: %s.", strings.Join(sorted, ", "))
 	}
-	return withCode(ExitFailed, fmt.Errorf("%s", b.String()), "")
+	return withCode(exitcode.Failed, fmt.Errorf("%s", b.String()), "")
 }
 
 // closestName returns the registered name nearest to name by edit distance,
@@ -104,7 +105,7 @@ func (inv *Invocation) openTransport(ctx context.Context, name string, sb *regis
 	case registry.KindSSH:
 		t := sb.Transport
 		if t.SSHConfig == "" || t.Host == "" {
-			return nil, withCode(ExitUsage, fmt.Errorf("sandbox '%s': transport kind ssh needs both sshConfig and host in %s", name, registry.DefaultPath(inv.Home())), "")
+			return nil, withCode(exitcode.Usage, fmt.Errorf("sandbox '%s': transport kind ssh needs both sshConfig and host in %s", name, registry.DefaultPath(inv.Home())), "")
 		}
 		cfg := t.SSHConfig
 		switch {
@@ -116,7 +117,7 @@ func (inv *Invocation) openTransport(ctx context.Context, name string, sb *regis
 		return sandboxexec.DialSSH(ctx, sandboxexec.SSHTarget{ConfigFile: cfg, Host: t.Host},
 			sandboxexec.SSHOptions{Getenv: inv.Getenv, Name: name})
 	default:
-		return nil, withCode(ExitUsage, fmt.Errorf("sandbox '%s': unknown transport kind %q in %s (want %q or %q)",
+		return nil, withCode(exitcode.Usage, fmt.Errorf("sandbox '%s': unknown transport kind %q in %s (want %q or %q)",
 			name, kind, registry.DefaultPath(inv.Home()), registry.KindOpenShell, registry.KindSSH), "")
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/nemoclaw/nemoclaw-go/internal/exitcode"
 )
 
 // readyMessage is the one line a daemon writes on its ready pipe: either
@@ -62,8 +64,8 @@ func RunDaemon(ctx context.Context, cfg DaemonConfig) error {
 		cfg.Ready = nil
 	}
 	fail := func(err error) error {
-		m := readyMessage{Error: err.Error(), ExitCode: 4}
-		var ec interface{ ExitCode() int }
+		m := readyMessage{Error: err.Error(), ExitCode: exitcode.Forward}
+		var ec exitcode.Coder
 		if errors.As(err, &ec) {
 			m.ExitCode = ec.ExitCode()
 		}
@@ -161,7 +163,7 @@ func (e *DaemonError) Error() string { return e.Msg }
 // ExitCode is the daemon's (e.g. 6 for a host key problem), else 4.
 func (e *DaemonError) ExitCode() int {
 	if e.Code == 0 {
-		return 4
+		return exitcode.Forward
 	}
 	return e.Code
 }

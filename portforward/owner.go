@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/nemoclaw/nemoclaw-go/internal/exitcode"
 )
 
 // DaemonCommand is the hidden command name the daemon runs under; the
@@ -221,7 +223,7 @@ func (e *ForeignListenerError) Error() string {
 }
 
 // ExitCode is SPEC §2.3's 4: the forward could not be established.
-func (e *ForeignListenerError) ExitCode() int { return 4 }
+func (e *ForeignListenerError) ExitCode() int { return exitcode.Forward }
 
 // PortHolder finds who listens on a TCP port that conflicts with
 // 127.0.0.1:port (127.0.0.1, any-address, or v4-mapped loopback), from

@@ -3,16 +3,8 @@ package sandboxexec
 import (
 	"fmt"
 	"strings"
-)
 
-// Exit codes of SPEC §2.3 that transport errors map to. They are repeated
-// here (host owns the table) because host imports this package, not the
-// other way round.
-const (
-	exitFailed      = 1
-	exitUsage       = 2
-	exitUnreachable = 3
-	exitHostKey     = 6
+	"github.com/nemoclaw/nemoclaw-go/internal/exitcode"
 )
 
 // HostKeyError is a host key that is not pinned (Unknown) or differs from
@@ -50,7 +42,7 @@ func (e *HostKeyError) Error() string {
 func (e *HostKeyError) Unknown() bool { return len(e.Pinned) == 0 && e.Revoked == "" }
 
 // ExitCode is SPEC §2.3's "host key unknown or mismatched".
-func (e *HostKeyError) ExitCode() int { return exitHostKey }
+func (e *HostKeyError) ExitCode() int { return exitcode.HostKey }
 
 // UnreachableError is any failure to get a working connection: connect,
 // ProxyCommand, handshake, authentication, timeout, a dropped connection.
@@ -66,7 +58,7 @@ func (e *UnreachableError) Error() string {
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // ExitCode is SPEC §2.3's "sandbox unreachable".
-func (e *UnreachableError) ExitCode() int { return exitUnreachable }
+func (e *UnreachableError) ExitCode() int { return exitcode.Unreachable }
 
 // SandboxMissingError: the sandbox's manager (OpenShell) says it does not
 // exist. The registry entry is kept; only the operator may remove it.
@@ -83,7 +75,7 @@ func (e *SandboxMissingError) Error() string {
 }
 
 // ExitCode is SPEC §2.3's "sandbox unknown".
-func (e *SandboxMissingError) ExitCode() int { return exitFailed }
+func (e *SandboxMissingError) ExitCode() int { return exitcode.Failed }
 
 // ConfigError is an SSH client config that cannot be used (unreadable, no
 // block for the alias, a value that does not parse). Exit 2, like an
@@ -96,4 +88,4 @@ type ConfigError struct {
 
 func (e *ConfigError) Error() string { return fmt.Sprintf("ssh config %s: %v", e.Path, e.Err) }
 func (e *ConfigError) Unwrap() error { return e.Err }
-func (e *ConfigError) ExitCode() int { return exitUsage }
+func (e *ConfigError) ExitCode() int { return exitcode.Usage }

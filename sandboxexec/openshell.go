@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nemoclaw/nemoclaw-go/internal/exitcode"
 	"github.com/nemoclaw/nemoclaw-go/internal/shellquote"
 )
 
@@ -36,7 +37,7 @@ const openShellCallTimeout = 60 * time.Second
 type OpenShellNotFoundError struct{}
 
 func (*OpenShellNotFoundError) Error() string { return OpenShellNotFound }
-func (*OpenShellNotFoundError) ExitCode() int { return exitUnreachable }
+func (*OpenShellNotFoundError) ExitCode() int { return exitcode.Unreachable }
 
 // OpenShellOptions are the local facts DialOpenShell needs.
 type OpenShellOptions struct {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nemoclaw/nemoclaw-go/internal/exitcode"
 	"github.com/nemoclaw/nemoclaw-go/internal/sshdtest"
 	"github.com/nemoclaw/nemoclaw-go/sandboxexec"
 )
@@ -161,7 +162,7 @@ func TestOpenShellErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, err := dialOpenShell(t, c.name, sandboxexec.OpenShellOptions{Getenv: double(t, c.env)})
-		var ec interface{ ExitCode() int }
+		var ec exitcode.Coder
 		if err == nil || !c.check(err) || !errors.As(err, &ec) || ec.ExitCode() != c.exit || !strings.Contains(err.Error(), c.wantIn) {
 			t.Errorf("%s: got %v (%T)", c.why, err, err)
 		}

@@ -18,6 +18,8 @@ import (
 	"sort"
 	"strconv"
 	"syscall"
+
+	"github.com/nemoclaw/nemoclaw-go/internal/exitcode"
 )
 
 // Registry is the whole file.
@@ -71,7 +73,7 @@ func (e *ParseError) Error() string {
 	return fmt.Sprintf("registry %s:%d:%d does not parse: %v (it was left unchanged)", e.Path, e.Line, e.Col, e.Err)
 }
 func (e *ParseError) Unwrap() error { return e.Err }
-func (e *ParseError) ExitCode() int { return 2 }
+func (e *ParseError) ExitCode() int { return exitcode.Usage }
 
 // DefaultPath is the registry file under home.
 func DefaultPath(home string) string { return filepath.Join(home, ".nemoclaw", "sandboxes.json") }
