@@ -20,6 +20,7 @@ import (
 
 	"github.com/nemoclaw/nemoclaw-go/host/registry"
 	"github.com/nemoclaw/nemoclaw-go/internal/exitcode"
+	"github.com/nemoclaw/nemoclaw-go/internal/statefs"
 	"github.com/nemoclaw/nemoclaw-go/portforward"
 	"github.com/nemoclaw/nemoclaw-go/sandboxexec"
 )
@@ -106,27 +107,12 @@ func forwardURL(port int) string { return fmt.Sprintf("http://127.0.0.1:%d/", po
 
 // forwardLock serialises start and stop of one forward (sandbox and port)
 // across processes, so two recoveries never start two daemons.
-func forwardLock(ctx context.Context, path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+func forwardLock(ctx context.Context, path string) (*statefs.Lock, error) {
+	l, err := statefs.LockWait(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("locking forward: %w", err)
 	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("locking forward: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	return l, nil
 }
 
 // forwardReport is one forward as `forward start|status|list` report it.
@@ -212,15 +198,15 @@ func (inv *Invocation) inspectForward(ctx context.Context, name string, port int
 // what recovery calls after the gateway is up.
 func (inv *Invocation) ensureForward(ctx context.Context, name string, sb *registry.Sandbox, port int) (forwardReport, error) {
 	dir := inv.forwardDir()
-	if err := portforward.EnsureDir(dir); err != nil {
+	if err := statefs.EnsurePrivateDir(dir); err != nil {
 		return forwardReport{Sandbox: name, Port: port}, err
 	}
 	paths := portforward.PathsFor(dir, name, port)
-	unlock, err := forwardLock(ctx, paths.Lock)
+	lock, err := forwardLock(ctx, paths.Lock)
 	if err != nil {
 		return forwardReport{Sandbox: name, Port: port}, err
 	}
-	defer unlock()
+	defer lock.Unlock()
 
 	r, st, haveState := inv.inspectForward(ctx, name, port, true)
 	action := "started"
@@ -315,11 +301,11 @@ func (inv *Invocation) stopForward(ctx context.Context, name string, port int) (
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		return forwardReport{Sandbox: name, Port: port, State: "absent", Action: "none"}, nil
 	}
-	unlock, err := forwardLock(ctx, paths.Lock)
+	lock, err := forwardLock(ctx, paths.Lock)
 	if err != nil {
 		return forwardReport{Sandbox: name, Port: port}, err
 	}
-	defer unlock()
+	defer lock.Unlock()
 	r, st, haveState := inv.inspectForward(ctx, name, port, false)
 	switch {
 	case r.State == "running":

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/nemoclaw/nemoclaw-go/internal/statefs"
 )
 
 // State is the record a daemon leaves under ~/.nemoclaw/state/forwards/ so
@@ -48,47 +50,17 @@ func PathsFor(dir, sandbox string, port int) Paths {
 	}
 }
 
-// EnsureDir creates dir (and missing parents) 0700 and tightens an existing
-// one: the directory holds control sockets and logs of the operator's
-// forwards.
-func EnsureDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("creating %s: %w", dir, err)
-	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return fmt.Errorf("securing %s: %w", dir, err)
-	}
-	return nil
-}
-
-// WriteState writes s to path atomically (temp file in the same directory,
-// fsync, rename), mode 0600, so a reader never sees half a record.
+// WriteState writes s to path atomically, mode 0600 in a 0700 directory,
+// so a reader never sees half a record.
 func WriteState(path string, s State) error {
-	if err := EnsureDir(filepath.Dir(path)); err != nil {
+	if err := statefs.EnsurePrivateDir(filepath.Dir(path)); err != nil {
 		return err
 	}
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".state-*")
-	if err != nil {
-		return fmt.Errorf("writing forward state: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	if err := f.Chmod(0o600); err == nil {
-		if _, err = f.Write(append(data, '\n')); err == nil {
-			err = f.Sync()
-		}
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("writing forward state %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := statefs.WriteAtomic(path, append(data, '\n')); err != nil {
 		return fmt.Errorf("writing forward state: %w", err)
 	}
 	return nil

@@ -32,6 +32,7 @@ import (
 	"strings"
 
 	"github.com/nemoclaw/nemoclaw-go/internal/shellquote"
+	"github.com/nemoclaw/nemoclaw-go/internal/statefs"
 )
 
 // Versions installed by scripts/lab-deps.sh; FindOpenClaw accepts only these.
@@ -269,28 +270,8 @@ func WriteOpenClawConfig(home string, port int, token string, logFile string, ui
 		}
 	}
 	path := filepath.Join(home, openClawConfigRel)
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".openclaw.json.*")
-	if err != nil {
-		return fmt.Errorf("writing the OpenClaw config: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // a no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("setting the mode of %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Chown(uid, gid); err != nil {
-		tmp.Close()
-		return fmt.Errorf("giving %s to the gateway user: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("installing %s: %w", path, err)
+	if err := statefs.WriteAtomicAs(path, data, uid, gid); err != nil {
+		return fmt.Errorf("installing the OpenClaw config: %w", err)
 	}
 	return nil
 }

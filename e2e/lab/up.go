@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/nemoclaw/nemoclaw-go/internal/statefs"
 )
 
 // launchers maps the PID of each unshare this process started to a channel
@@ -43,7 +45,7 @@ func Up(ctx context.Context, o Options) (sb *Sandbox, err error) {
 	if o.LabBinary, err = resolveLabBinary(o); err != nil {
 		return nil, err
 	}
-	if err := ensurePrivateDir(o.LabDir); err != nil {
+	if err := statefs.EnsurePrivateDir(o.LabDir); err != nil {
 		return nil, err
 	}
 	s := newSandbox(o)
@@ -143,13 +145,6 @@ func checkHost() error {
 		return fmt.Errorf("creating the /sandbox mount point: %w", err)
 	}
 	return nil
-}
-
-func ensurePrivateDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("creating %s: %w", dir, err)
-	}
-	return os.Chmod(dir, 0o700)
 }
 
 // launch starts PID 1 (init.sh MODE) in new namespaces and records it.
@@ -397,7 +392,7 @@ func resolveLabBinary(o Options) (string, error) {
 }
 
 func buildLabBinary(out string) error {
-	if err := ensurePrivateDir(filepath.Dir(out)); err != nil {
+	if err := statefs.EnsurePrivateDir(filepath.Dir(out)); err != nil {
 		return err
 	}
 	_, self, _, _ := runtime.Caller(0)

@@ -10,6 +10,7 @@ package registry
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,9 +18,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"syscall"
 
 	"github.com/nemoclaw/nemoclaw-go/internal/exitcode"
+	"github.com/nemoclaw/nemoclaw-go/internal/statefs"
 )
 
 // Registry is the whole file.
@@ -75,6 +76,20 @@ func (e *ParseError) Error() string {
 func (e *ParseError) Unwrap() error { return e.Err }
 func (e *ParseError) ExitCode() int { return exitcode.Usage }
 
+// ReadError is a registry file that exists but cannot be read (permissions,
+// a directory in its place, an I/O error). Exit 2, like a file that does
+// not parse: nothing was tried and nothing is changed.
+type ReadError struct {
+	Path string
+	Err  error
+}
+
+func (e *ReadError) Error() string {
+	return fmt.Sprintf("registry %s cannot be read: %v", e.Path, errors.Unwrap(e.Err))
+}
+func (e *ReadError) Unwrap() error { return e.Err }
+func (e *ReadError) ExitCode() int { return exitcode.Usage }
+
 // DefaultPath is the registry file under home.
 func DefaultPath(home string) string { return filepath.Join(home, ".nemoclaw", "sandboxes.json") }
 
@@ -98,7 +113,7 @@ func Load(path string) (*Registry, error) {
 		return &Registry{Sandboxes: map[string]*Sandbox{}}, nil
 	}
 	if err != nil {
-		return nil, &ParseError{Path: path, Line: 0, Col: 0, Err: err}
+		return nil, &ReadError{Path: path, Err: err}
 	}
 	return Parse(path, data)
 }
@@ -305,14 +320,14 @@ func (sb *Sandbox) fields(key string) map[string]any {
 // *ParseError and left as it is; so is everything when fn fails.
 func Update(path string, fn func(*Registry) error) error {
 	dir := filepath.Dir(path)
-	if err := ensurePrivateDir(dir); err != nil {
+	if err := statefs.EnsurePrivateDir(dir); err != nil {
 		return err
 	}
-	unlock, err := lockFile(path + ".lock")
+	lock, err := statefs.LockWait(context.Background(), path+".lock")
 	if err != nil {
-		return err
+		return fmt.Errorf("locking the registry: %w", err)
 	}
-	defer unlock()
+	defer lock.Unlock()
 
 	r, err := Load(path)
 	if err != nil {
@@ -325,75 +340,5 @@ func Update(path string, fn func(*Registry) error) error {
 	if err != nil {
 		return fmt.Errorf("encoding registry: %w", err)
 	}
-	return WriteFileAtomic(path, data)
-}
-
-// ensurePrivateDir creates dir (and parents) and makes dir itself 0700.
-func ensurePrivateDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("creating %s: %w", dir, err)
-	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return fmt.Errorf("securing %s: %w", dir, err)
-	}
-	return nil
-}
-
-// EnsurePrivateDir creates dir with mode 0700 (tightening an existing one):
-// host-side state is private to the operator (SPEC §12).
-func EnsurePrivateDir(dir string) error { return ensurePrivateDir(dir) }
-
-// WriteFileAtomic writes data to path through a temp file in the same
-// directory, fsyncs it, renames it over path (mode 0600) and fsyncs the
-// directory. Readers see the old content or the new, never a part.
-func WriteFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Chmod(0o600); err != nil {
-		return fail(err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
-}
-
-// lockFile takes an exclusive flock on path, creating it 0600.
-func lockFile(path string) (unlock func(), err error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("locking registry: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("locking registry: %w", err)
-	}
-	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
+	return statefs.WriteAtomic(path, data)
 }

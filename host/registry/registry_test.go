@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/nemoclaw/nemoclaw-go/internal/exitcode"
 )
 
 // A file as NemoClaw writes it, with fields this package does not know.
@@ -192,4 +194,23 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("round trip changed the registry")
 		}
 	})
+}
+
+// A registry that cannot be read is named with the OS's reason, not as a
+// parse error at a made-up position.
+func TestLoadUnreadableNamesPathAndReason(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sandboxes.json")
+	if err := os.Mkdir(path, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path)
+	var re *ReadError
+	if !errors.As(err, &re) || exitcode.Of(err) != exitcode.Usage {
+		t.Fatalf("Load of a directory: %v (%T), want a *ReadError with exit 2", err, err)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, path) || !strings.Contains(msg, "is a directory") || strings.Contains(msg, ":0:0") {
+		t.Fatalf("message %q should name the path and the OS error", msg)
+	}
 }
