@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nemoclaw/nemoclaw-go/internal/sandboxspec"
 	"github.com/nemoclaw/nemoclaw-go/templates"
 )
 
@@ -36,9 +37,6 @@ type customAgentFile struct {
 	DashboardMarker string          `json:"dashboardMarker"`
 }
 
-// DefaultDashboardPort is the OpenClaw dashboard port (SPEC §1).
-const DefaultDashboardPort = 18789
-
 // dashboardPort selects the sandbox's dashboard port: the registry's
 // dashboardPort when it is a valid port (a JSON number or a numeric string,
 // as NemoClaw has written both), else NEMOCLAW_DASHBOARD_PORT when valid,
@@ -52,7 +50,7 @@ func dashboardPort(fromRegistry any, getenv func(string) string) (port int, sour
 			return p, "NEMOCLAW_DASHBOARD_PORT"
 		}
 	}
-	return DefaultDashboardPort, "default"
+	return sandboxspec.DefaultDashboardPort, "default"
 }
 
 func parsePort(v any) (int, bool) {
@@ -108,11 +106,11 @@ func resolveAgent(home, name string, port int) (AgentProfile, error) {
 	case "hermes":
 		return AgentProfile{
 			Agent:        templates.Hermes(),
-			ForwardPorts: []int{DefaultDashboardPort, 8642},
+			ForwardPorts: []int{sandboxspec.DefaultDashboardPort, sandboxspec.HermesAPIPort},
 		}, nil
 	}
-	if !sandboxNamePattern.MatchString(name) {
-		return AgentProfile{}, fmt.Errorf("invalid agent name %q: use 1-63 lower-case letters, digits and '-'", name)
+	if !sandboxspec.ValidName(name) {
+		return AgentProfile{}, fmt.Errorf("invalid agent name %q: %s", name, sandboxspec.NameRule)
 	}
 	path := filepath.Join(home, ".nemoclaw", "agents", name+".json")
 	data, err := os.ReadFile(path)

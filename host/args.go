@@ -1,20 +1,18 @@
 package host
 
 import (
-	"regexp"
 	"strings"
 
 	"github.com/urfave/cli/v2"
-)
 
-// sandboxNamePattern is the sandbox-name rule of SPEC §2.1 (a DNS label).
-var sandboxNamePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	"github.com/nemoclaw/nemoclaw-go/internal/sandboxspec"
+)
 
 // ValidateSandboxName rejects names that could not be a sandbox, before any
 // registry, network or remote action happens.
 func ValidateSandboxName(name string) error {
-	if !sandboxNamePattern.MatchString(name) {
-		return usageErrorf("invalid sandbox name %q: use 1-63 lower-case letters, digits and '-', starting and ending with a letter or digit", name)
+	if !sandboxspec.ValidName(name) {
+		return usageErrorf("invalid sandbox name %q: %s", name, sandboxspec.NameRule)
 	}
 	return nil
 }

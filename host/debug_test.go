@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/nemoclaw/nemoclaw-go/internal/exitcode"
-	"github.com/nemoclaw/nemoclaw-go/templates"
+	"github.com/nemoclaw/nemoclaw-go/internal/sandboxspec"
 )
 
 func runDebug(t *testing.T, home string, env map[string]string, args ...string) (int, string, string) {
@@ -141,10 +141,10 @@ func TestDashboardPortSelection(t *testing.T) {
 		{"registry number wins", float64(19000), "19001", 19000},
 		{"registry numeric string (older writers)", "19002", "", 19002},
 		{"invalid registry value falls back to the environment", float64(0), "19003", 19003},
-		{"fractional registry value is not a port", 19000.5, "", templates.DefaultPort},
-		{"out-of-range environment falls back to the default", nil, "70000", templates.DefaultPort},
-		{"garbage environment", nil, "abc", templates.DefaultPort},
-		{"nothing set", nil, "", templates.DefaultPort},
+		{"fractional registry value is not a port", 19000.5, "", sandboxspec.DefaultDashboardPort},
+		{"out-of-range environment falls back to the default", nil, "70000", sandboxspec.DefaultDashboardPort},
+		{"garbage environment", nil, "abc", sandboxspec.DefaultDashboardPort},
+		{"nothing set", nil, "", sandboxspec.DefaultDashboardPort},
 	} {
 		if got, _ := dashboardPort(tc.registry, env(tc.env)); got != tc.want {
 			t.Errorf("%s: dashboardPort = %d, want %d", tc.why, got, tc.want)

@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
 	"github.com/nemoclaw/nemoclaw-go/internal/testenv"
 	"github.com/nemoclaw/nemoclaw-go/templates"
 )

@@ -53,6 +53,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/nemoclaw/nemoclaw-go/internal/sandboxspec"
 	"github.com/nemoclaw/nemoclaw-go/internal/shellquote"
 )
 
@@ -96,9 +97,8 @@ const (
 	// DefaultHermesDashboardPort is the dashboard's forwarded port and
 	// DefaultHermesDashboardInternalPort the port `hermes dashboard` listens on
 	// inside the sandbox, when the registry names none.
-	DefaultHermesDashboardPort         = 18789
+	DefaultHermesDashboardPort         = sandboxspec.DefaultDashboardPort
 	DefaultHermesDashboardInternalPort = 9119
-	DefaultPort                        = 18789
 )
 
 // HermesDashboard configures the optional Hermes web dashboard.
@@ -152,7 +152,6 @@ var payloadTemplates = template.Must(
 	template.New("payload").Option("missingkey=error").ParseFS(payloadFS, "payload/*.sh.tmpl"))
 
 var (
-	agentNamePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	runIDPattern     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 	commandWordChars = regexp.MustCompile(`^[A-Za-z0-9._+-]+$`)
 	envAssignment    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
@@ -206,8 +205,8 @@ func normalize(p Params) (Params, error) {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
 	a := p.Agent
-	if !agentNamePattern.MatchString(a.Name) {
-		bad("invalid agent name %q: use 1-63 lower-case letters, digits and '-'", a.Name)
+	if !sandboxspec.ValidName(a.Name) {
+		bad("invalid agent name %q: %s", a.Name, sandboxspec.NameRule)
 	}
 	if a.DisplayName == "" || len(a.DisplayName) > 64 || !printable(a.DisplayName) {
 		bad("invalid agent display name %q: 1-64 printable characters", a.DisplayName)

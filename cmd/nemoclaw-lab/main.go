@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nemoclaw/nemoclaw-go/e2e/lab"
+	"github.com/nemoclaw/nemoclaw-go/internal/sandboxspec"
 )
 
 func main() {
@@ -125,7 +126,7 @@ func upCommand() *cli.Command {
 			&cli.StringFlag{Name: "agent", Value: lab.AgentOpenClaw, Usage: "openclaw|hermes"},
 			&cli.StringFlag{Name: "gateway", Value: lab.GatewayStub, Usage: "stub|openclaw (the real OpenClaw; needs make lab-deps)"},
 			&cli.StringFlag{Name: "exec-user", Value: lab.UserSandbox, Usage: "sandbox|root: the user the registered ssh-config logs in as"},
-			&cli.IntFlag{Name: "port", Value: lab.DefaultPort, Usage: "dashboard port (the gateway listens on it inside)"},
+			&cli.IntFlag{Name: "port", Value: sandboxspec.DefaultDashboardPort, Usage: "dashboard port (the gateway listens on it inside)"},
 			&cli.BoolFlag{Name: "legacy-proxy-env", Usage: "legacy Hermes proxy-env: proxy variables, no NODE_OPTIONS guards"},
 			&cli.StringFlag{Name: "entrypoint", Value: lab.EntrypointRoot, Usage: "root|nonroot: who runs the entrypoint (and owns the guard chain in /tmp)"},
 			labDirFlag(),

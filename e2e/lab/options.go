@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"time"
+
+	"github.com/nemoclaw/nemoclaw-go/internal/sandboxspec"
 )
 
 // Agents, gateways, entrypoint modes and exec users accepted by Up.
@@ -22,11 +23,6 @@ const (
 	UserSandbox = "sandbox"
 	UserRoot    = "root"
 	UserGateway = "gateway"
-
-	// DefaultPort is the dashboard port of SPEC §1.
-	DefaultPort = 18789
-	// HermesAPIPort is where the Hermes gateway answers /health (SPEC §3.2).
-	HermesAPIPort = 8642
 )
 
 // Options describe one sandbox and where the lab keeps its files. Zero
@@ -72,13 +68,10 @@ type Options struct {
 	ReadyTimeout time.Duration
 }
 
-// namePattern is the sandbox-name rule of SPEC §2.1.
-var namePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-
 // ValidateName rejects names that could not be a sandbox (SPEC §2.1).
 func ValidateName(name string) error {
-	if !namePattern.MatchString(name) {
-		return fmt.Errorf("invalid sandbox name %q: use 1-63 lower-case letters, digits and '-', starting and ending with a letter or digit", name)
+	if !sandboxspec.ValidName(name) {
+		return fmt.Errorf("invalid sandbox name %q: %s", name, sandboxspec.NameRule)
 	}
 	return nil
 }
@@ -132,7 +125,7 @@ func (o Options) withDefaults() (Options, error) {
 	def(&o.ExecUser, UserSandbox)
 	def(&o.EntrypointMode, EntrypointRoot)
 	if o.Port == 0 {
-		o.Port = DefaultPort
+		o.Port = sandboxspec.DefaultDashboardPort
 	}
 	switch {
 	case o.Agent != AgentOpenClaw && o.Agent != AgentHermes:
@@ -145,7 +138,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("unknown exec user %q: use sandbox or root", o.ExecUser)
 	case o.EntrypointMode != EntrypointRoot && o.EntrypointMode != EntrypointNonRoot:
 		return o, fmt.Errorf("unknown entrypoint mode %q: use root or nonroot", o.EntrypointMode)
-	case o.Port < 1 || o.Port > 65535 || o.Port == 22 || o.Port == 443 || (o.Agent == AgentHermes && o.Port == HermesAPIPort):
+	case o.Port < 1 || o.Port > 65535 || o.Port == 22 || o.Port == 443 || (o.Agent == AgentHermes && o.Port == sandboxspec.HermesAPIPort):
 		return o, fmt.Errorf("invalid port %d: use 1-65535, not one the sandbox's own services use (22, 443, 8642)", o.Port)
 	}
 	if o.ReadyTimeout == 0 {

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nemoclaw/nemoclaw-go/internal/sandboxspec"
 )
 
 // Sandbox is one lab sandbox, as Up made it or Open found it.
@@ -116,7 +118,7 @@ func List(o Options) ([]string, error) {
 	}
 	var names []string
 	for _, e := range entries {
-		if e.IsDir() && namePattern.MatchString(e.Name()) {
+		if e.IsDir() && sandboxspec.ValidName(e.Name()) {
 			names = append(names, e.Name())
 		}
 	}

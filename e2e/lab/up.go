@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nemoclaw/nemoclaw-go/internal/sandboxspec"
 	"github.com/nemoclaw/nemoclaw-go/internal/statefs"
 )
 
@@ -289,7 +290,7 @@ func (s *Sandbox) waitReady(ctx context.Context, wantGateway bool) error {
 	}
 	port := strconv.Itoa(s.Options.Port)
 	if s.Options.Agent == AgentHermes {
-		if err := poll("the Hermes gateway on 127.0.0.1:8642", true, healthy("127.0.0.1:"+strconv.Itoa(HermesAPIPort), "/health")); err != nil {
+		if err := poll("the Hermes gateway on 127.0.0.1:8642", true, healthy("127.0.0.1:"+strconv.Itoa(sandboxspec.HermesAPIPort), "/health")); err != nil {
 			return err
 		}
 		return poll("the Hermes dashboard on 127.0.0.1:"+port, true, healthy("127.0.0.1:"+port, "/"))
