@@ -18,8 +18,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/crypto/ssh"
 )
 
 // Upstream is one live connection to a sandbox that can dial inside it.
@@ -274,8 +272,8 @@ func (f *Forwarder) upstreamLost(up Upstream, err error) bool {
 // the address, or forbids forwarding) from a dead transport. Only the latter
 // is a reason to reconnect.
 func refusedInSandbox(err error) bool {
-	var oce *ssh.OpenChannelError
-	return errors.As(err, &oce)
+	var r interface{ RejectedBySandbox() bool }
+	return errors.As(err, &r) && r.RejectedBySandbox()
 }
 
 // waitUpstream returns the current upstream, other than dead, waiting up

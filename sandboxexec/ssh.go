@@ -446,7 +446,7 @@ func (t *SSHTransport) Dial(ctx context.Context, network, addr string) (net.Conn
 	}
 	var oce *ssh.OpenChannelError
 	if errors.As(err, &oce) {
-		return nil, &DialError{Addr: addr, Host: t.name, Err: err,
+		return nil, &DialError{Addr: addr, Host: t.name, Err: err, rejected: true,
 			Refused: strings.Contains(strings.ToLower(oce.Message), "connection refused")}
 	}
 	if ctx.Err() != nil {
@@ -460,12 +460,13 @@ func (t *SSHTransport) Dial(ctx context.Context, network, addr string) (net.Conn
 	return nil, &DialError{Addr: addr, Host: t.name, Err: err}
 }
 
-// DialError is a dial inside the sandbox that the sandbox's sshd refused or
-// could not complete. The connection itself is fine.
+// DialError is a dial inside the sandbox that failed: the sandbox's sshd
+// answered no (RejectedBySandbox), or the dial could not complete.
 type DialError struct {
 	Addr, Host string
 	Refused    bool // the port is closed ("Connection refused" from sshd)
 	Err        error
+	rejected   bool // the sandbox answered the channel open with a refusal
 }
 
 func (e *DialError) Error() string {
@@ -476,6 +477,12 @@ func (e *DialError) Error() string {
 }
 
 func (e *DialError) Unwrap() error { return e.Err }
+
+// RejectedBySandbox reports that the sandbox itself answered no (the port
+// is closed, or forwarding is forbidden there): the connection to the
+// sandbox is fine, so there is nothing to reconnect. The forward tells this
+// apart through a one-method interface, without knowing SSH.
+func (e *DialError) RejectedBySandbox() bool { return e.rejected }
 
 // Is makes a refused dial match syscall.ECONNREFUSED, like a local one.
 func (e *DialError) Is(target error) bool { return e.Refused && target == syscall.ECONNREFUSED }

@@ -492,6 +492,17 @@ func TestDialInsideSandbox(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "connection refused") || !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("Dial to a closed port: %v, want connection refused", err)
 	}
+	// The forward must not reconnect for this: the sandbox answered.
+	var r interface{ RejectedBySandbox() bool }
+	if !errors.As(err, &r) || !r.RejectedBySandbox() {
+		t.Errorf("Dial to a closed port: %v does not say the sandbox rejected it", err)
+	}
+	// A dial on a closed connection is not the sandbox's answer.
+	tr.Close()
+	_, err = tr.Dial(ctx, "tcp", closedAddr)
+	if err == nil || (errors.As(err, &r) && r.RejectedBySandbox()) {
+		t.Errorf("Dial on a closed connection: %v, want a transport error, not a rejection", err)
+	}
 }
 
 // A command that exits without reading its stdin (the payload was not
