@@ -68,6 +68,14 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 		}
 	}
 
+	for _, f := range flags {
+		if f == "--help" || f == "-h" {
+			// Help for what the line names, whatever else it says: the
+			// action's help, never the action run.
+			return helpArgs(app, prog, pos), nil
+		}
+	}
+
 	out := []string{prog}
 	tail := func(positionals []string) []string {
 		out = append(out, flags...)
@@ -160,4 +168,21 @@ func sandboxArgs(c *cli.Context) (name string, rest, passthrough []string) {
 		}
 	}
 	return name, args, nil
+}
+
+// helpArgs turns a command line that asked for --help into `help <words>`:
+// the command words as typed (findHelpTopic reads a sandbox name in front
+// of an action), with connect for a bare name.
+func helpArgs(app *cli.App, prog string, pos []string) []string {
+	out := []string{prog, "help"}
+	if len(pos) == 0 {
+		return out
+	}
+	if app.Command(pos[0]) != nil {
+		return append(out, pos...)
+	}
+	if len(pos) == 1 {
+		return append(out, pos[0], "connect")
+	}
+	return append(out, pos...)
 }

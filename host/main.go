@@ -120,6 +120,12 @@ func commonFlags() []cli.Flag {
 	}
 }
 
+// newApp builds the command tree for one run. urfave/cli v2 keeps its help
+// and version flags in package variables that every parse writes to, so two
+// runs in one process (tests, recover --all) would race on them: each app
+// hides urfave's and carries fresh flags of its own instead (helpFlag, the
+// root's --version), with the same names, so urfave's own help printing
+// still answers --help.
 func (inv *Invocation) newApp() *cli.App {
 	app := &cli.App{
 		Name:                   inv.Brand.Name,
@@ -128,26 +134,97 @@ func (inv *Invocation) newApp() *cli.App {
 		Reader:                 inv.Stdin,
 		Writer:                 inv.Stdout,
 		ErrWriter:              inv.Stderr,
-		HideHelpCommand:        false,
+		HideHelp:               true,
+		HideHelpCommand:        true,
+		HideVersion:            true,
 		UseShortOptionHandling: false,
-		ExitErrHandler:         func(*cli.Context, error) {}, // exit codes are ours (exitCode)
+		Flags: []cli.Flag{
+			helpFlag(),
+			&cli.BoolFlag{Name: "version", Usage: "print the version"},
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // exit codes are ours (exitcode.Of)
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageErrorf("%v", err)
+		},
+		Action: func(c *cli.Context) error {
+			if c.Bool("version") {
+				return inv.printVersion(false)
+			}
+			return cli.ShowAppHelp(c)
 		},
 		Commands: []*cli.Command{
 			inv.versionCommand(),
 			inv.sandboxCommand(),
 		},
 	}
-	for _, c := range globalCommands(inv) {
-		app.Commands = append(app.Commands, c)
-	}
+	app.Commands = append(app.Commands, globalCommands(inv)...)
+	app.Commands = append(app.Commands, inv.helpCommand(app))
 	for _, c := range app.Commands {
-		setUsageHandler(c)
+		prepareCommand(c)
 	}
 	app.UsageText = fmt.Sprintf("%[1]s [flags] <name> <action> [flags]\n%[1]s [flags] <command> [flags]", inv.Brand.Name)
 	app.Description = sandboxActionsHelp(inv)
 	return app
+}
+
+// helpFlag is a fresh --help/-h for one command of one app (see newApp).
+func helpFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help"}
+}
+
+// helpCommand is `help [command]`: the app's help, or one command's,
+// including the per-sandbox actions (`help recover`).
+func (inv *Invocation) helpCommand(app *cli.App) *cli.Command {
+	return &cli.Command{
+		Name:      "help",
+		Aliases:   []string{"h"},
+		Usage:     "show the commands, or help for one command",
+		ArgsUsage: "[command [subcommand]]",
+		Action: func(c *cli.Context) error {
+			words := c.Args().Slice()
+			if len(words) == 0 {
+				return cli.ShowAppHelp(c)
+			}
+			cmd, path := findHelpTopic(app, inv.Brand.Name, words)
+			if cmd == nil {
+				return usageErrorf("help: no command or action named %q", strings.Join(words, " "))
+			}
+			cmd.HelpName = strings.Join(path, " ")
+			templ := cli.CommandHelpTemplate
+			if len(cmd.Subcommands) > 0 {
+				templ = cli.SubcommandHelpTemplate
+			}
+			cli.HelpPrinter(inv.Stdout, templ, cmd)
+			return nil
+		},
+	}
+}
+
+// findHelpTopic finds the command that words name: a global command and its
+// subcommands, else a per-sandbox action (optionally after a sandbox name,
+// as in `demo forward start`). forward is both, so the global reading wins
+// only when it names a command all the way down.
+func findHelpTopic(app *cli.App, brand string, words []string) (*cli.Command, []string) {
+	walk := func(cmd *cli.Command, path, rest []string) (*cli.Command, []string) {
+		for _, w := range rest {
+			if cmd == nil {
+				return nil, nil
+			}
+			cmd = cmd.Command(w)
+			path = append(path, w)
+		}
+		return cmd, path
+	}
+	if g := app.Command(words[0]); g != nil && g.Name != sandboxCommandName {
+		if cmd, path := walk(g, []string{brand, words[0]}, words[1:]); cmd != nil {
+			return cmd, path
+		}
+	}
+	actions := app.Command(sandboxCommandName)
+	if actions.Command(words[0]) == nil && len(words) > 1 {
+		words = words[1:] // a sandbox name
+	}
+	return walk(actions.Command(words[0]), []string{brand, "<name>", words[0]}, words[1:])
 }
 
 // sandboxActionsHelp lists the per-sandbox actions for the app's help, since
@@ -164,13 +241,17 @@ func sandboxActionsHelp(inv *Invocation) string {
 	return b.String()
 }
 
-// setUsageHandler makes flag errors in every (sub)command exit 2.
-func setUsageHandler(c *cli.Command) {
+// prepareCommand gives every (sub)command its own help flag instead of
+// urfave's shared one, and makes its flag errors exit 2.
+func prepareCommand(c *cli.Command) {
+	c.HideHelp = true
+	c.HideHelpCommand = true
+	c.Flags = append(c.Flags, helpFlag())
 	c.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
 		return usageErrorf("%s: %v", c.Name, err)
 	}
 	for _, s := range c.Subcommands {
-		setUsageHandler(s)
+		prepareCommand(s)
 	}
 }
 
@@ -180,12 +261,19 @@ func (inv *Invocation) versionCommand() *cli.Command {
 		Usage: "print the version",
 		Flags: commonFlags(),
 		Action: func(c *cli.Context) error {
-			if c.Bool("json") {
-				fmt.Fprintf(inv.Stdout, "{\"name\":%q,\"version\":%q}\n", inv.Brand.Name, Version)
-				return nil
+			if c.NArg() > 0 {
+				return usageErrorf("version: unexpected argument %q", c.Args().First())
 			}
-			fmt.Fprintf(inv.Stdout, "%s %s\n", inv.Brand.Name, Version)
-			return nil
+			return inv.printVersion(c.Bool("json"))
 		},
 	}
+}
+
+func (inv *Invocation) printVersion(asJSON bool) error {
+	if asJSON {
+		fmt.Fprintf(inv.Stdout, "{\"name\":%q,\"version\":%q}\n", inv.Brand.Name, Version)
+		return nil
+	}
+	fmt.Fprintf(inv.Stdout, "%s %s\n", inv.Brand.Name, Version)
+	return nil
 }
