@@ -3,7 +3,6 @@ package sandboxexec
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -24,19 +23,12 @@ type PTY struct {
 // shell. Stdout and stderr arrive merged on Stdout, as on any terminal.
 // The outcome is the shell's status, like `ssh -t`.
 func (t *SSHTransport) RunPTY(ctx context.Context, cmd Command, pty PTY) (Outcome, error) {
-	select {
-	case <-t.done:
-		return Outcome{Kind: Indeterminate}, t.deadErr("open session on")
-	default:
-	}
-	sess, err := t.client.NewSession()
+	sess, out, err := t.newSession(cmd)
 	if err != nil {
-		return Outcome{Kind: Indeterminate}, &UnreachableError{Host: t.name, Op: "open session on", Err: err}
+		return Outcome{Kind: Indeterminate}, err
 	}
 	defer sess.Close()
-	for k, v := range cmd.Env {
-		_ = sess.Setenv(k, v)
-	}
+	defer out.shut()
 	term, w, h := pty.Term, pty.Width, pty.Height
 	if term == "" {
 		term = "xterm-256color"
@@ -48,7 +40,6 @@ func (t *SSHTransport) RunPTY(ctx context.Context, cmd Command, pty PTY) (Outcom
 	if err := sess.RequestPty(term, h, w, modes); err != nil {
 		return Outcome{Kind: Indeterminate}, &UnreachableError{Host: t.name, Op: "request a terminal on", Err: err}
 	}
-	sess.Stdout, sess.Stderr = cmd.Stdout, cmd.Stderr
 	if err := feedStdin(sess, cmd.Stdin); err != nil {
 		return Outcome{Kind: Indeterminate}, &UnreachableError{Host: t.name, Op: "open stdin on", Err: err}
 	}
@@ -74,12 +65,7 @@ func (t *SSHTransport) RunPTY(ctx context.Context, cmd Command, pty PTY) (Outcom
 			_ = sess.WindowChange(size[1], size[0])
 		case <-ctx.Done():
 			_ = sess.Signal(ssh.SIGHUP) // a terminal that goes away hangs up
-			select {
-			case <-waited:
-			case <-time.After(time.Second):
-			}
-			sess.Close()
-			return Outcome{Kind: Indeterminate}, fmt.Errorf("shell on %s: %w", t.name, ctx.Err())
+			return Outcome{Kind: Indeterminate}, fmt.Errorf("shell on %s: %w", t.name, abandon(ctx, sess, waited))
 		}
 	}
 }

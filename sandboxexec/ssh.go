@@ -344,22 +344,14 @@ func (t *SSHTransport) deadErr(op string) error {
 // Run starts cmd.Script in a session and waits for it. Env is set
 // best-effort (sshd drops names its AcceptEnv does not list). When ctx ends
 // first, the command gets SIGTERM, then the session is closed; the error is
-// ctx's.
+// ctx's. Nothing is written to cmd.Stdout or cmd.Stderr after Run returns.
 func (t *SSHTransport) Run(ctx context.Context, cmd Command) (Outcome, error) {
-	select {
-	case <-t.done:
-		return Outcome{Kind: Indeterminate}, t.deadErr("open session on")
-	default:
-	}
-	sess, err := t.client.NewSession()
+	sess, out, err := t.newSession(cmd)
 	if err != nil {
-		return Outcome{Kind: Indeterminate}, &UnreachableError{Host: t.name, Op: "open session on", Err: err}
+		return Outcome{Kind: Indeterminate}, err
 	}
 	defer sess.Close()
-	for k, v := range cmd.Env {
-		_ = sess.Setenv(k, v)
-	}
-	sess.Stdout, sess.Stderr = cmd.Stdout, cmd.Stderr
+	defer out.shut()
 	if err := feedStdin(sess, cmd.Stdin); err != nil {
 		return Outcome{Kind: Indeterminate}, &UnreachableError{Host: t.name, Op: "open stdin on", Err: err}
 	}
@@ -374,14 +366,91 @@ func (t *SSHTransport) Run(ctx context.Context, cmd Command) (Outcome, error) {
 	case <-ctx.Done():
 	}
 	_ = sess.Signal(ssh.SIGTERM)
-	// A moment for the command to act on TERM (its exit status is then
-	// known, but the caller gave up, so ctx's error is what counts).
+	return Outcome{Kind: Indeterminate}, fmt.Errorf("run on %s: %w", t.name, abandon(ctx, sess, waited))
+}
+
+// newSession opens a session for cmd with its environment set and its
+// output routed through a gate (see outputGate).
+func (t *SSHTransport) newSession(cmd Command) (*ssh.Session, *outputGate, error) {
+	select {
+	case <-t.done:
+		return nil, nil, t.deadErr("open session on")
+	default:
+	}
+	sess, err := t.client.NewSession()
+	if err != nil {
+		return nil, nil, &UnreachableError{Host: t.name, Op: "open session on", Err: err}
+	}
+	for k, v := range cmd.Env {
+		_ = sess.Setenv(k, v)
+	}
+	out := &outputGate{}
+	sess.Stdout, sess.Stderr = out.wrap(cmd.Stdout), out.wrap(cmd.Stderr)
+	return sess, out, nil
+}
+
+// abandon ends a session whose caller gave up (ctx ended) after it was
+// signalled: a moment for the command to act on the signal, then the
+// channel is closed and, briefly, its output copies are let drain. It
+// returns ctx's error, which is what counts: the command's status, if it
+// came, arrived after the caller stopped caring.
+func abandon(ctx context.Context, sess *ssh.Session, waited <-chan error) error {
+	grace := time.NewTimer(time.Second)
+	defer grace.Stop()
 	select {
 	case <-waited:
-	case <-time.After(time.Second):
+		return ctx.Err()
+	case <-grace.C:
 	}
 	sess.Close()
-	return Outcome{Kind: Indeterminate}, fmt.Errorf("run on %s: %w", t.name, ctx.Err())
+	// Wait returns once the copies end; they end when the channel's close
+	// is acknowledged, or when the connection dies. The gate makes the
+	// caller's writers safe either way; this only avoids leaving copies
+	// behind on a live connection.
+	drain := time.NewTimer(time.Second)
+	defer drain.Stop()
+	select {
+	case <-waited:
+	case <-drain.C:
+	}
+	return ctx.Err()
+}
+
+// outputGate stands between a session's output copies (goroutines of
+// x/crypto/ssh) and the caller's writers. Once shut, which Run and RunPTY
+// do before they return, writes are swallowed: a copy still draining a
+// cancelled command can never write into a buffer or terminal the caller
+// has moved on with.
+type outputGate struct {
+	mu     sync.Mutex
+	closed bool
+}
+
+func (g *outputGate) wrap(w io.Writer) io.Writer {
+	if w == nil {
+		return nil
+	}
+	return gatedWriter{g: g, w: w}
+}
+
+func (g *outputGate) shut() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+}
+
+type gatedWriter struct {
+	g *outputGate
+	w io.Writer
+}
+
+func (w gatedWriter) Write(p []byte) (int, error) {
+	w.g.mu.Lock()
+	defer w.g.mu.Unlock()
+	if w.g.closed {
+		return len(p), nil
+	}
+	return w.w.Write(p)
 }
 
 // feedStdin copies r to the session's stdin and then closes it (EOF). It is

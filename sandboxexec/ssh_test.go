@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -518,6 +519,54 @@ func TestUnreadStdinIsNotAnError(t *testing.T) {
 		cancel()
 		if err != nil || out.Kind != sandboxexec.Exited {
 			t.Errorf("%q with 8 MiB unread stdin: %v, %v; want a plain exit", script, out, err)
+		}
+	}
+}
+
+// afterReturn is a writer that fails the test if anything is written to it
+// once the Run that owns it has returned.
+type afterReturn struct {
+	t        *testing.T
+	returned atomic.Bool
+	late     atomic.Int64
+}
+
+func (w *afterReturn) Write(p []byte) (int, error) {
+	if w.returned.Load() {
+		w.late.Add(int64(len(p)))
+	}
+	return len(p), nil
+}
+
+// A cancelled command that ignores TERM and keeps printing: once Run (or
+// RunPTY) has returned, its output copies must not touch the caller's
+// writers, which the caller may reuse or free (found by the race detector
+// when host's tests ran in parallel).
+func TestCancelledRunWritesNothingAfterReturn(t *testing.T) {
+	t.Parallel()
+	s := sshdtest.Start(t)
+	tr := dial(t, s.Target())
+	const noisy = `trap '' TERM HUP; while :; do echo out; echo err >&2; done`
+	for _, pty := range []bool{false, true} {
+		stdout, stderr := &afterReturn{t: t}, &afterReturn{t: t}
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		cmd := sandboxexec.Command{Script: noisy, Stdout: stdout, Stderr: stderr}
+		var err error
+		if pty {
+			_, err = tr.RunPTY(ctx, cmd, sandboxexec.PTY{})
+		} else {
+			_, err = tr.Run(ctx, cmd)
+		}
+		stdout.returned.Store(true)
+		stderr.returned.Store(true)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("pty=%v: cancelled run: %v, want the context's error", pty, err)
+		}
+		// Give a leaked copy every chance to show itself.
+		time.Sleep(500 * time.Millisecond)
+		if n := stdout.late.Load() + stderr.late.Load(); n > 0 {
+			t.Errorf("pty=%v: %d bytes written to the caller's writers after Run returned", pty, n)
 		}
 	}
 }
