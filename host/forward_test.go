@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -147,6 +148,33 @@ func (e *forwardEnv) run(args ...string) (code int, stdout, stderr string) {
 	ctx, cancel := context.WithTimeout(context.Background(), forwardHang)
 	defer cancel()
 	code = inv.Run(ctx, append([]string{"nemoclaw"}, args...))
+	return code, out.String(), errb.String()
+}
+
+// runProcess runs the built binary as its own process, as an operator
+// does. Where a test asserts what is left once the command has returned,
+// this keeps the test process's other parallel forks out of the picture: a
+// child it forked for another test holds copies of every descriptor
+// (close-on-exec ones included) until that child execs.
+func (e *forwardEnv) runProcess(args ...string) (code int, stdout, stderr string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), forwardHang)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, e.bin, args...)
+	for k, v := range e.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	default:
+		e.t.Fatalf("running %s: %v", e.bin, err)
+	}
 	return code, out.String(), errb.String()
 }
 
@@ -646,7 +674,7 @@ func TestForwardDaemon(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				e := newForwardEnv(t, bin)
 				tc.break_(e)
-				code, out, errOut := e.run("demo", "forward", "start")
+				code, out, errOut := e.runProcess("demo", "forward", "start")
 				t.Logf("output:\n%s%s", out, errOut)
 				if code != tc.want {
 					t.Fatalf("start: exit %d, want %d\n%s%s", code, tc.want, out, errOut)
@@ -657,11 +685,13 @@ func TestForwardDaemon(t *testing.T) {
 				if _, err := os.Stat(portforward.PathsFor(e.forwardsDir(), "demo", e.port).State); err == nil {
 					t.Errorf("a failed start left a state record")
 				}
-				l, err := portforward.Listen(e.port)
-				if err != nil {
-					t.Fatalf("port still held after a failed start: %v", err)
+				// No listening socket on the port, in any process. (A bind
+				// probe would also fail when a parallel test's outgoing
+				// connection happens to get this port as its ephemeral
+				// source port, which says nothing about us.)
+				if h, held := portforward.PortHolder(e.port); held {
+					t.Fatalf("port %d still has a listener after a failed start: pid %d %q", e.port, h.PID, h.Command)
 				}
-				l.Close()
 				if pids := daemonsFor(bin, e.port); len(pids) > 0 {
 					t.Fatalf("daemon processes left behind: %v", pids)
 				}
