@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/nemoclaw/nemoclaw-go/host.Version=$(VERSION)
 BINS := nemoclaw nemohermes nemoclaw-lab
 
-.PHONY: all deps lab-deps build test lint demo bench clean
+.PHONY: all deps lab-deps build test test-prereqs lint demo bench clean
 
 all: build
 
@@ -26,9 +26,13 @@ lint: build
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 
-# Tests drive real sshd, sh/dash, namespaces and the lab: they need root.
-test: lint lab-deps
-	$(GO) test -count=1 -timeout 75m ./...
+# Tests drive real sshd, sh/dash, namespaces and the lab: they need root,
+# and a missing prerequisite fails the run (scripts/test.sh says what to do).
+test: test-prereqs lint lab-deps
+	@scripts/test.sh
+
+test-prereqs:
+	@scripts/test.sh --check
 
 bench: build lab-deps
 	@scripts/bench.sh

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nemoclaw/nemoclaw-go/internal/sshdtest"
+	"github.com/nemoclaw/nemoclaw-go/internal/testenv"
 	"github.com/nemoclaw/nemoclaw-go/sandboxexec"
 )
 
@@ -170,10 +171,7 @@ func FuzzExecCommandLine(f *testing.F) {
 	for _, s := range [][2]string{{"sh", "-c"}, {"it's", "$HOME"}, {"`id`", "$(id)"}, {"a b\tc\n", ""}, {"\\", "'\\''"}, {"-", "--"}, {"*", "?[a]"}, {"é", "\xff"}} {
 		f.Add(s[0], s[1])
 	}
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		f.Skip("no sh")
-	}
+	sh := testenv.RequireBinary(f, "sh")
 	f.Fuzz(func(t *testing.T, a, b string) {
 		argv := []string{"printf", `%s\000`, a, b}
 		line, err := commandLine(argv)

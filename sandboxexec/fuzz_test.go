@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/nemoclaw/nemoclaw-go/internal/testenv"
 )
 
 // The config reader takes files the operator (or OpenShell) wrote: whatever
@@ -51,10 +53,7 @@ func FuzzExecWrapperRoundTrip(f *testing.F) {
 	for _, s := range []string{"", "plain", "it's", `"$HOME" $(id) ` + "`x`", "a\nb\n", "\\", "'\\''", "-n", "%s%%", "\t \x01"} {
 		f.Add(s)
 	}
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		f.Skip("no sh")
-	}
+	sh := testenv.RequireBinary(f, "sh")
 	f.Fuzz(func(t *testing.T, value string) {
 		if strings.ContainsRune(value, 0) {
 			return // no shell variable can hold a NUL; execScript drops it
@@ -107,10 +106,7 @@ func FuzzMarkerWriterSplits(f *testing.F) {
 // A CLI that merges the command's stderr into stdout must not leak the
 // stderr marker into the output.
 func TestExecWrapperMergedStreams(t *testing.T) {
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Skip("no sh")
-	}
+	sh := testenv.RequireBinary(t, "sh")
 	const marker = "@nemoclaw-exec-start-merged"
 	script := base64.StdEncoding.EncodeToString([]byte("echo out; echo err >&2"))
 	cmd := exec.Command(sh, "-c", "echo preamble; exec 2>&1; "+"sh -c \"$0\" sh \"$1\" \"$2\"", execWrapper, marker, script)

@@ -48,10 +48,16 @@ type OpenShellOptions struct {
 	ExecOnly bool
 }
 
+// OpenShellFixedPaths are the places ResolveOpenShell looks last, after
+// NEMOCLAW_OPENSHELL_BIN, PATH and ~/.local/bin (SPEC §4.2).
+var OpenShellFixedPaths = []string{"/usr/local/bin/openshell"}
+
 // ResolveOpenShell finds the openshell CLI (SPEC §4.2):
 // NEMOCLAW_OPENSHELL_BIN (must be absolute), then PATH, then
-// ~/.local/bin/openshell, then /usr/local/bin/openshell.
-func ResolveOpenShell(getenv func(string) string) (string, error) {
+// ~/.local/bin/openshell, then each of fixed (OpenShellFixedPaths in
+// production; tests pass their own so the not-found case is checked on any
+// machine).
+func ResolveOpenShell(getenv func(string) string, fixed []string) (string, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
@@ -76,7 +82,7 @@ func ResolveOpenShell(getenv func(string) string) (string, error) {
 	if home := getenv("HOME"); home != "" {
 		candidates = append(candidates, filepath.Join(home, ".local", "bin", "openshell"))
 	}
-	candidates = append(candidates, "/usr/local/bin/openshell")
+	candidates = append(candidates, fixed...)
 	for _, p := range candidates {
 		if isExecutable(p) {
 			return p, nil
@@ -103,7 +109,7 @@ func DialOpenShell(ctx context.Context, name string, opts OpenShellOptions) (Tra
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	bin, err := ResolveOpenShell(getenv)
+	bin, err := ResolveOpenShell(getenv, OpenShellFixedPaths)
 	if err != nil {
 		return nil, err
 	}

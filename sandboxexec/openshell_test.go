@@ -170,19 +170,36 @@ func TestOpenShellErrors(t *testing.T) {
 
 	// No CLI anywhere: the exact message of SPEC §4.2.
 	empty := t.TempDir()
-	_, err := sandboxexec.ResolveOpenShell(func(k string) string {
+	env := func(k string) string {
 		switch k {
-		case "PATH":
-			return empty
-		case "HOME":
+		case "PATH", "HOME":
 			return empty
 		}
 		return ""
-	})
-	if _, statErr := os.Stat("/usr/local/bin/openshell"); statErr == nil {
-		t.Log("/usr/local/bin/openshell exists on this machine; not-found case not checked")
-	} else if err == nil || err.Error() != "openshell CLI not found. Install OpenShell before using sandbox commands." {
+	}
+	fixed := filepath.Join(t.TempDir(), "openshell")
+	_, err := sandboxexec.ResolveOpenShell(env, []string{fixed})
+	if err == nil || err.Error() != "openshell CLI not found. Install OpenShell before using sandbox commands." {
 		t.Errorf("ResolveOpenShell with nothing installed: %v", err)
+	}
+	// The fixed places are looked at last, and a non-executable file
+	// there is not the CLI.
+	if err := os.WriteFile(fixed, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sandboxexec.ResolveOpenShell(env, []string{fixed}); err == nil {
+		t.Errorf("a non-executable %s was taken for the CLI", fixed)
+	}
+	os.Chmod(fixed, 0o755)
+	if got, err := sandboxexec.ResolveOpenShell(env, []string{fixed}); err != nil || got != fixed {
+		t.Errorf("ResolveOpenShell with only %s: %q, %v", fixed, got, err)
+	}
+	// ~/.local/bin comes before the fixed places.
+	local := filepath.Join(empty, ".local", "bin", "openshell")
+	os.MkdirAll(filepath.Dir(local), 0o755)
+	os.WriteFile(local, []byte("#!/bin/sh\n"), 0o755)
+	if got, err := sandboxexec.ResolveOpenShell(env, []string{fixed}); err != nil || got != local {
+		t.Errorf("ResolveOpenShell with ~/.local/bin/openshell: %q, %v; want %s", got, err, local)
 	}
 	// A relative NEMOCLAW_OPENSHELL_BIN is refused, not looked up.
 	_, err = sandboxexec.ResolveOpenShell(func(k string) string {
@@ -190,7 +207,7 @@ func TestOpenShellErrors(t *testing.T) {
 			return "openshell"
 		}
 		return ""
-	})
+	}, nil)
 	if err == nil || !strings.Contains(err.Error(), "absolute") {
 		t.Errorf("relative NEMOCLAW_OPENSHELL_BIN: %v", err)
 	}

@@ -26,16 +26,14 @@ import (
 )
 
 // requireOpenClaw returns the install `make lab-deps` made. `make test`
-// runs lab-deps first, so in CI a missing install fails the test; elsewhere
-// it skips with FindOpenClaw's own message (which says what to run).
+// runs lab-deps first, so there a missing install fails the test;
+// elsewhere it skips with FindOpenClaw's own message (which says what to
+// run).
 func requireOpenClaw(t *testing.T) *OpenClawInstall {
 	t.Helper()
 	inst, err := FindOpenClaw(DefaultLabCache())
 	if err != nil {
-		if testenv.InCI() {
-			t.Fatalf("prerequisite missing in CI: %v", err)
-		}
-		t.Skipf("skipped, prerequisite missing: %v", err)
+		testenv.Missing(t, "%v", err)
 	}
 	return inst
 }

@@ -1,7 +1,9 @@
 // Package testenv holds the checks tests make before they drive real
-// processes (sshd, namespaces, the lab). Outside CI a missing prerequisite
-// skips the test with the reason; in CI (CI=true) it fails the test loudly,
-// because a CI run that silently skipped its real tests proves nothing.
+// processes (sshd, sh, namespaces, the lab). Under `make test`
+// (NEMOCLAW_TEST_STRICT=1) and in CI (CI set) a missing prerequisite fails
+// the test loudly, saying what to install or how to run: a run that
+// silently skipped its real tests proves nothing. A plain `go test`
+// elsewhere skips, saying why.
 package testenv
 
 import (
@@ -10,17 +12,23 @@ import (
 	"testing"
 )
 
-// InCI reports whether the tests run under CI (the CI variable is set).
-func InCI() bool {
-	v := os.Getenv("CI")
-	return v != "" && v != "0" && v != "false"
+// Strict reports whether a missing prerequisite fails the test instead of
+// skipping it.
+func Strict() bool {
+	for _, k := range []string{"NEMOCLAW_TEST_STRICT", "CI"} {
+		if v := os.Getenv(k); v != "" && v != "0" && v != "false" {
+			return true
+		}
+	}
+	return false
 }
 
-// missing skips or fails t, depending on InCI.
-func missing(t testing.TB, format string, args ...any) {
+// Missing skips or fails t for a missing prerequisite, depending on
+// Strict. The message should say what to install or run.
+func Missing(t testing.TB, format string, args ...any) {
 	t.Helper()
-	if InCI() {
-		t.Fatalf("prerequisite missing in CI: "+format, args...)
+	if Strict() {
+		t.Fatalf("prerequisite missing (make test and CI never skip): "+format, args...)
 	}
 	t.Skipf("skipped, prerequisite missing: "+format, args...)
 }
@@ -29,7 +37,7 @@ func missing(t testing.TB, format string, args ...any) {
 func RequireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		missing(t, "this test needs root (Linux namespaces, sshd, file ownership); run make test as root")
+		Missing(t, "this test needs root (Linux namespaces, sshd, file ownership); run make test as root")
 	}
 }
 
@@ -39,7 +47,7 @@ func RequireBinary(t testing.TB, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		missing(t, "%s not found (make deps installs it)", name)
+		Missing(t, "%s not found (make deps installs it)", name)
 	}
 	return p
 }

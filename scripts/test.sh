@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# make test: every test, strict. Run after `make lint lab-deps` (the Makefile
+# does that). `scripts/test.sh --check` only checks the prerequisites.
+#
+# Strict: NEMOCLAW_TEST_STRICT=1 makes a missing prerequisite (root, sshd,
+# sh/dash, the lab's Node 24 and OpenClaw) FAIL the test that needs it,
+# never skip it, so a green run means everything ran.
+#
+# Two runs, started together because one is CPU bound and the other waits:
+#   race       go test -race over every package, except the whole-script
+#              namespace cases of the payload (TestNamespace*) and the lab
+#              (e2e/...), whose shell steps run under wall-clock budgets
+#   namespace  those, without -race (the race detector slows the Go side
+#              of their harnesses and says nothing about shell)
+# Their output is prefixed [race] / [ns]; the run fails if either fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH"
+
+check() {
+	local problems=()
+	[ "$(id -u)" -eq 0 ] || problems+=("not root: the tests start sshd in Linux namespaces, bind-mount and chown; run: sudo make test")
+	for b in sshd:openssh-server ssh:openssh-client dash:dash sh:dash shellcheck:shellcheck socat:socat nsenter:util-linux unshare:util-linux curl:curl; do
+		cmd=${b%%:*} pkg=${b#*:}
+		[ -x "/usr/sbin/$cmd" ] || command -v "$cmd" >/dev/null 2>&1 || problems+=("$cmd not found: apt-get install $pkg (make deps does)")
+	done
+	if ((${#problems[@]})); then
+		printf 'make test cannot run here:\n' >&2
+		printf '  - %s\n' "${problems[@]}" >&2
+		exit 1
+	fi
+}
+
+check
+[ "${1:-}" = --check ] && exit 0
+
+export NEMOCLAW_TEST_STRICT=1
+timeout=${NEMOCLAW_TEST_TIMEOUT:-60m}
+mapfile -t race_pkgs < <(go list ./... | grep -v '/e2e/')
+
+start=$SECONDS
+go test -race -count=1 -timeout "$timeout" -skip '^TestNamespace' "${race_pkgs[@]}" 2>&1 | sed -u 's/^/[race] /' &
+race=$!
+{ go test -count=1 -timeout "$timeout" -run '^TestNamespace' ./templates/ && go test -count=1 -timeout "$timeout" ./e2e/...; } 2>&1 | sed -u 's/^/[ns] /' &
+ns=$!
+rc=0
+wait "$race" || rc=1
+wait "$ns" || rc=1
+echo "make test: $((SECONDS - start)) s, $([ "$rc" -eq 0 ] && echo passed || echo FAILED)"
+exit "$rc"
