@@ -1,8 +1,6 @@
 package lab
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -23,6 +21,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/nemoclaw/nemoclaw-go/internal/accounts"
 	"github.com/nemoclaw/nemoclaw-go/internal/shellquote"
 )
 
@@ -53,54 +52,22 @@ func writeFile(path string, data []byte, perm os.FileMode) error {
 	return os.Chmod(path, perm)
 }
 
-// writeAccounts writes the sandbox's passwd, group, shadow and hosts under
-// Dir/etc: copies of the host's (they must keep `sshd`) without any line
-// that names sandbox or gateway or uses their ids (a CI runner user often
-// has uid 1001, and `id -un` would then print its name), plus ours.
+// writeAccounts writes the sandbox's passwd, group, shadow (see package
+// accounts: the host's, minus clashes, plus sandbox and gateway) and hosts
+// under Dir/etc.
 func (s *Sandbox) writeAccounts() error {
-	clash := func(fields []string, idField int) bool {
-		if len(fields) == 0 || fields[0] == "sandbox" || fields[0] == "gateway" {
-			return true
-		}
-		if idField >= 0 && idField < len(fields) {
-			id, err := strconv.Atoi(fields[idField])
-			return err == nil && (id == sandboxUID || id == gatewayUID)
-		}
-		return false
+	files, err := accounts.Copy("/etc",
+		accounts.User{Name: "sandbox", ID: sandboxUID, Home: "/sandbox", Shell: "/bin/bash"},
+		accounts.User{Name: "gateway", ID: gatewayUID, Home: "/sandbox", Shell: "/usr/sbin/nologin"})
+	if err != nil {
+		return err
 	}
-	filter := func(path string, idField int, extra string) ([]byte, error) {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", path, err)
+	for name, data := range files {
+		perm := os.FileMode(0o644)
+		if name == "shadow" {
+			perm = 0o640
 		}
-		var b bytes.Buffer
-		sc := bufio.NewScanner(bytes.NewReader(data))
-		for sc.Scan() {
-			line := sc.Text()
-			if strings.TrimSpace(line) == "" || clash(strings.Split(line, ":"), idField) {
-				continue
-			}
-			b.WriteString(line + "\n")
-		}
-		b.WriteString(extra)
-		return b.Bytes(), sc.Err()
-	}
-	files := []struct {
-		host, name string
-		idField    int
-		extra      string
-		perm       os.FileMode
-	}{
-		{"/etc/passwd", "passwd", 2, fmt.Sprintf("sandbox:x:%d:%d:sandbox:/sandbox:/bin/bash\ngateway:x:%d:%d:gateway:/sandbox:/usr/sbin/nologin\n", sandboxUID, sandboxUID, gatewayUID, gatewayUID), 0o644},
-		{"/etc/group", "group", 2, fmt.Sprintf("sandbox:x:%d:\ngateway:x:%d:\n", sandboxUID, gatewayUID), 0o644},
-		{"/etc/shadow", "shadow", -1, "sandbox:*:20000:0:99999:7:::\ngateway:*:20000:0:99999:7:::\n", 0o640},
-	}
-	for _, f := range files {
-		data, err := filter(f.host, f.idField, f.extra)
-		if err != nil {
-			return err
-		}
-		if err := writeFile(s.path("etc", f.name), data, f.perm); err != nil {
+		if err := writeFile(s.path("etc", name), data, perm); err != nil {
 			return err
 		}
 	}

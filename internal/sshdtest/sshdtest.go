@@ -33,6 +33,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/nemoclaw/nemoclaw-go/internal/accounts"
 	"github.com/nemoclaw/nemoclaw-go/internal/testenv"
 	"github.com/nemoclaw/nemoclaw-go/sandboxexec"
 )
@@ -481,33 +482,26 @@ func (s *Server) setUpAccounts(t testing.TB, name string) (string, error) {
 	if err := os.Mkdir(s.accounts, 0o700); err != nil {
 		return "", err
 	}
-	add := map[string]string{}
+	var users []accounts.User
 	if name != "" {
 		if err := os.Chown(home, userID, userID); err != nil {
 			return "", err
 		}
-		add = map[string]string{
-			"passwd": fmt.Sprintf("%s:x:%d:%d:%s:%s:/bin/sh\n", name, userID, userID, name, home),
-			"group":  fmt.Sprintf("%s:x:%d:\n", name, userID),
-			"shadow": fmt.Sprintf("%s:*:20000:0:99999:7:::\n", name),
-		}
+		users = append(users, accounts.User{Name: name, ID: userID, Home: home, Shell: "/bin/sh"})
 	}
-	for _, f := range []string{"passwd", "group", "shadow"} {
-		b, err := os.ReadFile(filepath.Join("/etc", f))
-		if err != nil {
-			return "", err
-		}
-		if f == "passwd" && name == "" {
-			b = rootHome(b, home)
-		}
-		if len(b) > 0 && b[len(b)-1] != '\n' {
-			b = append(b, '\n')
-		}
+	files, err := accounts.Copy("/etc", users...)
+	if err != nil {
+		return "", err
+	}
+	if name == "" {
+		files["passwd"] = rootHome(files["passwd"], home)
+	}
+	for f, b := range files {
 		mode := os.FileMode(0o644)
 		if f == "shadow" {
 			mode = 0o640
 		}
-		if err := os.WriteFile(filepath.Join(s.accounts, f), append(b, add[f]...), mode); err != nil {
+		if err := os.WriteFile(filepath.Join(s.accounts, f), b, mode); err != nil {
 			return "", err
 		}
 	}
