@@ -42,21 +42,21 @@ func (inv *Invocation) Home() string {
 	return h
 }
 
-// Brand is what the binary name decides: the name printed back, and the
-// agent used for sandboxes whose registry entry names none.
+// Brand is what the binary name decides: only the name printed back. The
+// agent always comes from the registry, never from the binary (SPEC §2.1):
+// NemoClaw writes "agent": null for OpenClaw sandboxes, so `nemohermes`
+// recovering one must still run the OpenClaw payload.
 type Brand struct {
-	Name         string // "nemoclaw" or "nemohermes"
-	DefaultAgent string // "openclaw" or "hermes"
+	Name string // "nemoclaw" or "nemohermes"
 }
 
 // BrandFor maps a binary name (argv[0] or the main package's choice) to its
 // brand. Anything that is not nemohermes behaves as nemoclaw.
 func BrandFor(name string) Brand {
-	base := filepath.Base(name)
-	if strings.HasPrefix(base, "nemohermes") {
-		return Brand{Name: "nemohermes", DefaultAgent: "hermes"}
+	if strings.HasPrefix(filepath.Base(name), "nemohermes") {
+		return Brand{Name: "nemohermes"}
 	}
-	return Brand{Name: "nemoclaw", DefaultAgent: "openclaw"}
+	return Brand{Name: "nemoclaw"}
 }
 
 // Main runs one command line and returns the process exit status.

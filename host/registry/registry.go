@@ -43,6 +43,8 @@ type Sandbox struct {
 	HermesDashboardEnabled      bool
 	HermesDashboardPort         int
 	HermesDashboardInternalPort int
+	HermesDashboardTui          bool
+	HermesAPIPort               int
 	Transport                   *Transport
 
 	// extra holds every field as read, so unknown ones survive a write.
@@ -180,8 +182,12 @@ func parseSandbox(key string, raw json.RawMessage) (*Sandbox, error) {
 	sb.DashboardPort = lenientPort(fields["dashboardPort"])
 	sb.HermesDashboardPort = lenientPort(fields["hermesDashboardPort"])
 	sb.HermesDashboardInternalPort = lenientPort(fields["hermesDashboardInternalPort"])
+	sb.HermesAPIPort = lenientPort(fields["hermesApiPort"])
 	if v, ok := fields["hermesDashboardEnabled"]; ok {
 		_ = json.Unmarshal(v, &sb.HermesDashboardEnabled)
+	}
+	if v, ok := fields["hermesDashboardTui"]; ok {
+		_ = json.Unmarshal(v, &sb.HermesDashboardTui)
 	}
 	if v, ok := fields["transport"]; ok && !isNull(v) {
 		var t Transport
@@ -283,8 +289,11 @@ func (sb *Sandbox) fields(key string) map[string]any {
 	for k, v := range sb.extra {
 		m[k] = v
 	}
+	// A zero value over a null the file carried keeps the null: NemoClaw
+	// writes "agent": null for OpenClaw sandboxes and reads it as such.
 	set := func(k string, v any, nonZero bool) {
-		if _, had := sb.extra[k]; nonZero || had {
+		raw, had := sb.extra[k]
+		if nonZero || had && !isNull(raw) {
 			m[k] = v
 		}
 	}
@@ -305,7 +314,9 @@ func (sb *Sandbox) fields(key string) map[string]any {
 	setPort("dashboardPort", sb.DashboardPort)
 	setPort("hermesDashboardPort", sb.HermesDashboardPort)
 	setPort("hermesDashboardInternalPort", sb.HermesDashboardInternalPort)
+	setPort("hermesApiPort", sb.HermesAPIPort)
 	set("hermesDashboardEnabled", sb.HermesDashboardEnabled, sb.HermesDashboardEnabled)
+	set("hermesDashboardTui", sb.HermesDashboardTui, sb.HermesDashboardTui)
 	if sb.Transport != nil {
 		m["transport"] = sb.Transport
 	} else {

@@ -214,3 +214,35 @@ func TestLoadUnreadableNamesPathAndReason(t *testing.T) {
 		t.Fatalf("message %q should name the path and the OS error", msg)
 	}
 }
+
+// What NemoClaw writes for an OpenClaw sandbox ("agent": null) survives a
+// rewrite as null, and the Hermes fields this tool reads are read.
+func TestNemoClawNullAgentAndHermesFields(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sandboxes.json")
+	in := `{"sandboxes": {"oc": {"name": "oc", "agent": null, "dashboardPort": 18789},
+	  "hm": {"name": "hm", "agent": "hermes", "hermesDashboardEnabled": true, "hermesDashboardTui": true,
+	         "hermesDashboardPort": 9119, "hermesDashboardInternalPort": 9120, "hermesApiPort": "8642"}},
+	  "defaultSandbox": "oc"}`
+	if err := os.WriteFile(path, []byte(in), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := r.Sandboxes["oc"].Agent; a != "" {
+		t.Errorf("agent null read as %q, want empty (OpenClaw)", a)
+	}
+	h := r.Sandboxes["hm"]
+	if !h.HermesDashboardEnabled || !h.HermesDashboardTui || h.HermesDashboardPort != 9119 || h.HermesDashboardInternalPort != 9120 || h.HermesAPIPort != 8642 {
+		t.Errorf("hermes fields: %+v", h)
+	}
+	if err := Update(path, func(*Registry) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := os.ReadFile(path)
+	if !strings.Contains(string(out), `"agent": null`) {
+		t.Errorf("a rewrite turned \"agent\": null into something else:\n%s", out)
+	}
+}
