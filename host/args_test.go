@@ -140,7 +140,7 @@ func TestVersionAndBrand(t *testing.T) {
 			t.Fatalf("%s version: exit %d, out %q", brand, code, out.String())
 		}
 	}
-	if BrandFor("nemohermes").DefaultAgent != "hermes" || BrandFor("nemoclaw").DefaultAgent != "openclaw" {
-		t.Fatal("default agents wrong")
+	if BrandFor("/opt/bin/nemohermes").Name != "nemohermes" || BrandFor("anything-else").Name != "nemoclaw" {
+		t.Fatal("brand names wrong")
 	}
 }
