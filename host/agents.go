@@ -106,7 +106,7 @@ func resolveAgent(home, name string, port int) (AgentProfile, error) {
 	case "hermes":
 		return AgentProfile{
 			Agent:        templates.Hermes(),
-			ForwardPorts: []int{sandboxspec.DefaultDashboardPort, sandboxspec.HermesAPIPort},
+			ForwardPorts: []int{port, sandboxspec.HermesAPIPort},
 		}, nil
 	}
 	if !sandboxspec.ValidName(name) {

@@ -8,13 +8,28 @@ import (
 // (`list`, `status`, `recover --all`, `forward list`, `debug payload`, ...).
 // Each lives in the file named for it.
 func globalCommands(inv *Invocation) []*cli.Command {
-	return []*cli.Command{inv.debugCommand(), inv.forwardListCommand(), inv.forwardDaemonCmd()}
+	return []*cli.Command{
+		inv.listCommand(),
+		inv.statusAllCommand(),
+		inv.recoverAllCommand(),
+		inv.forwardListCommand(),
+		inv.debugCommand(),
+		inv.forwardDaemonCmd(),
+	}
 }
 
 // sandboxActions are the `<name> <action>` commands (SPEC §2.2). Each action
 // receives the sandbox name as its first argument (see sandboxArgs).
 func sandboxActions(inv *Invocation) []*cli.Command {
-	return []*cli.Command{inv.forwardSandboxCommand(), inv.execCommand()}
+	return []*cli.Command{
+		inv.recoverCommand(),
+		inv.connectCommand(),
+		inv.statusCommand(),
+		inv.diagnoseCommand(),
+		inv.dashboardCommand(),
+		inv.forwardSandboxCommand(),
+		inv.execCommand(),
+	}
 }
 
 func (inv *Invocation) sandboxCommand() *cli.Command {
@@ -23,15 +38,7 @@ func (inv *Invocation) sandboxCommand() *cli.Command {
 		Hidden:      true,
 		Subcommands: sandboxActions(inv),
 		Action: func(c *cli.Context) error {
-			action := c.Args().First()
-			if plannedActions[action] {
-				return usageErrorf("action %q is not built yet in this version; the README's \"What works today\" lists what is", action)
-			}
-			return usageErrorf("unknown action %q; run '%s help' for the list", action, inv.Brand.Name)
+			return usageErrorf("unknown action %q; run '%s help' for the list", c.Args().First(), inv.Brand.Name)
 		},
 	}
 }
-
-// plannedActions are the SPEC §2.2 actions not built yet: naming them gets a
-// plain "not built yet" rather than "unknown action".
-var plannedActions = map[string]bool{"connect": true, "recover": true, "status": true, "diagnose": true}

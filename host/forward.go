@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/urfave/cli/v2"
 
+	"github.com/nemoclaw/nemoclaw-go/host/recovery"
 	"github.com/nemoclaw/nemoclaw-go/host/registry"
 	"github.com/nemoclaw/nemoclaw-go/internal/exitcode"
 	"github.com/nemoclaw/nemoclaw-go/internal/statefs"
@@ -103,8 +104,6 @@ func (inv *Invocation) forwardDir() string {
 	return filepath.Join(registry.StateDir(inv.Home()), "forwards")
 }
 
-func forwardURL(port int) string { return fmt.Sprintf("http://127.0.0.1:%d/", port) }
-
 // forwardLock serialises start and stop of one forward (sandbox and port)
 // across processes, so two recoveries never start two daemons.
 func forwardLock(ctx context.Context, path string) (*statefs.Lock, error) {
@@ -115,30 +114,10 @@ func forwardLock(ctx context.Context, path string) (*statefs.Lock, error) {
 	return l, nil
 }
 
-// forwardReport is one forward as `forward start|status|list` report it.
-type forwardReport struct {
-	Sandbox string `json:"sandbox"`
-	Port    int    `json:"port"`
-	// State: healthy | unhealthy | running (list: ours, not probed) |
-	// dead (a record whose daemon is gone) | absent | foreign.
-	State  string `json:"state"`
-	Action string `json:"action,omitempty"` // start: kept | started | replaced
-	PID    int    `json:"pid,omitempty"`
-	ID     string `json:"id,omitempty"`
-	// URL is set only for a forward proven ours (SPEC §6: never hand a
-	// foreign listener the dashboard URL).
-	URL        string                `json:"url,omitempty"`
-	HTTPStatus int                   `json:"httpStatus,omitempty"`
-	Detail     string                `json:"detail,omitempty"`
-	Holder     *portforward.Holder   `json:"holder,omitempty"`
-	Counters   *portforward.Counters `json:"counters,omitempty"`
-	Log        string                `json:"log,omitempty"`
-}
-
 // inspectForward says what holds sandbox's forward port now, without
 // changing anything.
-func (inv *Invocation) inspectForward(ctx context.Context, name string, port int, probe bool) (forwardReport, portforward.State, bool) {
-	r := forwardReport{Sandbox: name, Port: port}
+func (inv *Invocation) inspectForward(ctx context.Context, name string, port int, probe bool) (recovery.ForwardReport, portforward.State, bool) {
+	r := recovery.ForwardReport{Sandbox: name, Port: port}
 	paths := portforward.PathsFor(inv.forwardDir(), name, port)
 	st, err := portforward.ReadState(paths.State)
 	haveState := err == nil
@@ -154,12 +133,12 @@ func (inv *Invocation) inspectForward(ctx context.Context, name string, port int
 			r.Counters = &c
 			if !probe {
 				r.State = "running"
-				r.URL = forwardURL(port)
+				r.URL = recovery.URLFor(port)
 				return r, st, true
 			}
 			code, perr := portforward.ProbeHTTP(ctx, port)
 			if perr == nil {
-				r.State, r.HTTPStatus, r.URL = "healthy", code, forwardURL(port)
+				r.State, r.HTTPStatus, r.URL = "healthy", code, recovery.URLFor(port)
 				return r, st, true
 			}
 			r.State = "unhealthy"
@@ -196,15 +175,15 @@ func (inv *Invocation) inspectForward(ctx context.Context, name string, port int
 // anything that is not ours is a *portforward.ForeignListenerError (exit
 // 4), and that process is left alone. It is what `forward start` runs and
 // what recovery calls after the gateway is up.
-func (inv *Invocation) ensureForward(ctx context.Context, name string, sb *registry.Sandbox, port int) (forwardReport, error) {
+func (inv *Invocation) ensureForward(ctx context.Context, name string, sb *registry.Sandbox, port, remotePort int) (recovery.ForwardReport, error) {
 	dir := inv.forwardDir()
 	if err := statefs.EnsurePrivateDir(dir); err != nil {
-		return forwardReport{Sandbox: name, Port: port}, err
+		return recovery.ForwardReport{Sandbox: name, Port: port}, err
 	}
 	paths := portforward.PathsFor(dir, name, port)
 	lock, err := forwardLock(ctx, paths.Lock)
 	if err != nil {
-		return forwardReport{Sandbox: name, Port: port}, err
+		return recovery.ForwardReport{Sandbox: name, Port: port}, err
 	}
 	defer lock.Unlock()
 
@@ -232,18 +211,18 @@ func (inv *Invocation) ensureForward(ctx context.Context, name string, sb *regis
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
 			h, _ := portforward.PortHolder(port)
-			return forwardReport{Sandbox: name, Port: port, State: "foreign", Holder: &h},
+			return recovery.ForwardReport{Sandbox: name, Port: port, State: "foreign", Holder: &h},
 				withCode(exitcode.Forward, &portforward.ForeignListenerError{Port: port, Holder: h},
 					fmt.Sprintf("stop that process or give sandbox '%s' another dashboardPort, then run '%s %s forward start'", name, inv.Brand.Name, name))
 		}
-		return forwardReport{Sandbox: name, Port: port}, withCode(exitcode.Forward, err, "")
+		return recovery.ForwardReport{Sandbox: name, Port: port}, withCode(exitcode.Forward, err, "")
 	}
 	defer l.Close()
 
 	bin := inv.Getenv("NEMOCLAW_FORWARD_BINARY")
 	if bin == "" {
 		if bin, err = os.Executable(); err != nil {
-			return forwardReport{Sandbox: name, Port: port}, fmt.Errorf("finding the nemoclaw executable: %w", err)
+			return recovery.ForwardReport{Sandbox: name, Port: port}, fmt.Errorf("finding the nemoclaw executable: %w", err)
 		}
 	}
 	remoteHost := inv.Getenv("NEMOCLAW_FORWARD_REMOTE_HOST")
@@ -253,7 +232,7 @@ func (inv *Invocation) ensureForward(ctx context.Context, name string, sb *regis
 	id := uuid.NewString()
 	args := []string{forwardDaemonCommand,
 		"--sandbox", name, "--port", strconv.Itoa(port), "--id", id,
-		"--remote", net.JoinHostPort(remoteHost, strconv.Itoa(port)),
+		"--remote", net.JoinHostPort(remoteHost, strconv.Itoa(remotePort)),
 		"--listen-fd", strconv.Itoa(portforward.ListenerFD), "--ready-fd", strconv.Itoa(portforward.ReadyFD)}
 	pid, err := portforward.StartDaemon(ctx, portforward.StartOptions{
 		Binary:   bin,
@@ -267,10 +246,10 @@ func (inv *Invocation) ensureForward(ctx context.Context, name string, sb *regis
 		// before failing, must not outlive it.
 		portforward.RemoveStale(paths, portforward.State{ID: id, Control: paths.Control})
 		err = fmt.Errorf("starting the forward for sandbox '%s': %w", name, err)
-		return forwardReport{Sandbox: name, Port: port, State: "absent", Log: paths.Log},
+		return recovery.ForwardReport{Sandbox: name, Port: port, State: "absent", Log: paths.Log},
 			withCode(exitcode.Of(err), err, "the forward daemon's log is "+paths.Log)
 	}
-	r = forwardReport{Sandbox: name, Port: port, Action: action, PID: pid, ID: id, Log: paths.Log, URL: forwardURL(port)}
+	r = recovery.ForwardReport{Sandbox: name, Port: port, Action: action, PID: pid, ID: id, Log: paths.Log, URL: recovery.URLFor(port)}
 	code, perr := portforward.ProbeHTTP(ctx, port)
 	if perr != nil {
 		r.State, r.Detail = "unhealthy", perr.Error()
@@ -295,15 +274,15 @@ func (inv *Invocation) forwardDaemonEnv() []string {
 
 // stopForward stops our daemon for name and port, after proving it is
 // ours. A stale record is removed; nothing else is ever signalled.
-func (inv *Invocation) stopForward(ctx context.Context, name string, port int) (forwardReport, error) {
+func (inv *Invocation) stopForward(ctx context.Context, name string, port int) (recovery.ForwardReport, error) {
 	dir := inv.forwardDir()
 	paths := portforward.PathsFor(dir, name, port)
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		return forwardReport{Sandbox: name, Port: port, State: "absent", Action: "none"}, nil
+		return recovery.ForwardReport{Sandbox: name, Port: port, State: "absent", Action: "none"}, nil
 	}
 	lock, err := forwardLock(ctx, paths.Lock)
 	if err != nil {
-		return forwardReport{Sandbox: name, Port: port}, err
+		return recovery.ForwardReport{Sandbox: name, Port: port}, err
 	}
 	defer lock.Unlock()
 	r, st, haveState := inv.inspectForward(ctx, name, port, false)
@@ -312,7 +291,7 @@ func (inv *Invocation) stopForward(ctx context.Context, name string, port int) (
 		if err := portforward.StopDaemon(ctx, paths, st, forwardStopGrace); err != nil {
 			return r, fmt.Errorf("stopping the forward daemon: %w", err)
 		}
-		return forwardReport{Sandbox: name, Port: port, State: "absent", Action: "stopped", PID: st.PID, ID: st.ID}, nil
+		return recovery.ForwardReport{Sandbox: name, Port: port, State: "absent", Action: "stopped", PID: st.PID, ID: st.ID}, nil
 	case haveState:
 		portforward.RemoveStale(paths, st)
 		r.Action = "removed-stale"
@@ -368,7 +347,7 @@ func (inv *Invocation) forwardSandboxCommand() *cli.Command {
 						ctx, cancel = context.WithTimeout(ctx, d)
 						defer cancel()
 					}
-					r, err := inv.ensureForward(ctx, name, sb, port)
+					r, err := inv.ensureForward(ctx, name, sb, port, port)
 					return inv.printForward(c, r, err)
 				}),
 			},
@@ -414,100 +393,96 @@ func (inv *Invocation) forwardListCommand() *cli.Command {
 					return usageErrorf("forward list: unexpected argument %q", c.Args().First())
 				}
 				states, errs := portforward.ListStates(inv.forwardDir())
-				reports := []forwardReport{}
+				reports := []recovery.ForwardReport{}
 				for _, st := range states {
 					r, _, _ := inv.inspectForward(c.Context, st.Sandbox, st.Port, false)
 					reports = append(reports, r)
 				}
-				if c.Bool("json") {
-					return json.NewEncoder(inv.Stdout).Encode(reports)
+				out, err := inv.outputFor(c)
+				if err != nil {
+					return err
 				}
+				rep := &recovery.Report{SchemaVersion: recovery.SchemaVersion, Command: "forward list", Outcome: "listed",
+					Steps: []recovery.Step{}, Forwards: reports, Summary: fmt.Sprintf("%d forward(s) recorded on this machine.", len(reports))}
 				for _, err := range errs {
 					fmt.Fprintf(inv.Stderr, "%s: %v\n", inv.Brand.Name, err)
 				}
 				if len(reports) == 0 {
-					fmt.Fprintln(inv.Stdout, "  No forwards recorded.")
-					return nil
+					rep.Summary = "No forwards recorded."
 				}
-				for _, r := range reports {
-					fmt.Fprintf(inv.Stdout, "  %-24s %-6d %-8s %s\n", r.Sandbox, r.Port, r.State, forwardSummary(r))
-				}
-				return nil
+				return out.emit(inv, rep)
 			},
 		}},
 	}
 }
 
-// forwardSummary is the one-line detail of a report for people.
-func forwardSummary(r forwardReport) string {
-	switch r.State {
-	case "healthy", "running":
-		s := fmt.Sprintf("%s pid %d", r.URL, r.PID)
-		if r.Counters != nil {
-			s += fmt.Sprintf(", %d active / %d total connections, %d reconnects", r.Counters.ActiveConnections, r.Counters.TotalConnections, r.Counters.Reconnects)
-			if !r.Counters.Connected {
-				s += ", reconnecting"
-			}
-		}
-		return s
-	case "foreign":
-		if r.Holder != nil && r.Holder.PID > 0 {
-			return fmt.Sprintf("held by pid %d (%s), not ours", r.Holder.PID, r.Holder.Command)
-		}
-		return "held by a process that is not ours"
-	default:
-		return r.Detail
+// printForward reports a start/stop/status result through the shared
+// renderers, as a one-row table (the forward step), and passes the exit
+// code on.
+func (inv *Invocation) printForward(c *cli.Context, r recovery.ForwardReport, err error) error {
+	out, oerr := inv.outputFor(c)
+	if oerr != nil {
+		return oerr
 	}
+	rep := forwardVerbReport(inv.Brand.Name, "forward "+c.Command.Name, r, err)
+	return out.emit(inv, rep)
 }
 
-// printForward renders a start/stop/status result and passes err on for
-// the exit code. JSON goes to stdout only; with an error the human text
-// goes to stderr through reportError.
-func (inv *Invocation) printForward(c *cli.Context, r forwardReport, err error) error {
-	if c.Bool("json") {
-		out := struct {
-			forwardReport
-			ExitCode int    `json:"exitCode"`
-			Error    string `json:"error,omitempty"`
-		}{forwardReport: r, ExitCode: exitcode.Of(err)}
-		if err != nil && !isSilent(err) {
-			out.Error = err.Error()
-		}
-		json.NewEncoder(inv.Stdout).Encode(out)
-		if err != nil {
-			return silentError{exitcode.Of(err)}
-		}
-		return nil
+// forwardVerbReport words one forward verb's result.
+func forwardVerbReport(cli, command string, r recovery.ForwardReport, err error) *recovery.Report {
+	rep := &recovery.Report{
+		SchemaVersion: recovery.SchemaVersion,
+		Command:       command,
+		Sandbox:       r.Sandbox,
+		Outcome:       r.State,
+		ExitCode:      exitcode.Of(err),
+		Forwards:      []recovery.ForwardReport{r},
 	}
-	if c.Bool("quiet") && err == nil {
-		return nil
-	}
+	step := recovery.Step{Name: recovery.RowForward, Detail: r.Summary()}
 	switch {
 	case r.Action == "kept":
-		fmt.Fprintf(inv.Stdout, "  Forward already running for '%s': %s (pid %d), left as is.\n", r.Sandbox, r.URL, r.PID)
+		step.Status = recovery.OK
+		rep.Summary = fmt.Sprintf("Forward already running for '%s': %s (pid %d), left as is.", r.Sandbox, r.URL, r.PID)
 	case (r.Action == "started" || r.Action == "replaced") && err == nil:
 		verb := "started"
 		if r.Action == "replaced" {
 			verb = "replaced a stale forward"
 		}
-		fmt.Fprintf(inv.Stdout, "  Forward %s for '%s': %s (pid %d).\n", verb, r.Sandbox, r.URL, r.PID)
+		step.Status = recovery.Changed
+		rep.Summary = fmt.Sprintf("Forward %s for '%s': %s (pid %d).", verb, r.Sandbox, r.URL, r.PID)
 	case r.Action == "stopped":
-		fmt.Fprintf(inv.Stdout, "  Forward for '%s' on port %d stopped (pid %d).\n", r.Sandbox, r.Port, r.PID)
+		step.Status = recovery.Changed
+		rep.Summary = fmt.Sprintf("Forward for '%s' on port %d stopped (pid %d).", r.Sandbox, r.Port, r.PID)
 	case r.Action == "removed-stale":
-		fmt.Fprintf(inv.Stdout, "  No forward of ours was running for '%s' on port %d; removed its stale record (%s).\n", r.Sandbox, r.Port, r.Detail)
+		step.Status = recovery.Changed
+		rep.Summary = fmt.Sprintf("No forward of ours was running for '%s' on port %d; removed its stale record (%s).", r.Sandbox, r.Port, r.Detail)
 	case r.Action == "none":
-		fmt.Fprintf(inv.Stdout, "  No forward of ours is running for '%s' on port %d.\n", r.Sandbox, r.Port)
-	case r.Action == "" && err == nil || isSilent(err):
-		fmt.Fprintf(inv.Stdout, "  Forward for '%s' on port %d: %s", r.Sandbox, r.Port, r.State)
-		if d := forwardSummary(r); d != "" {
-			fmt.Fprintf(inv.Stdout, " (%s)", d)
+		step.Status = recovery.Skipped
+		rep.Summary = fmt.Sprintf("No forward of ours is running for '%s' on port %d.", r.Sandbox, r.Port)
+	case err == nil || isSilent(err):
+		step.Status = recovery.OK
+		if r.State != recovery.ForwardHealthy {
+			step.Status = recovery.Failed
 		}
-		fmt.Fprintln(inv.Stdout)
+		rep.Summary = fmt.Sprintf("Forward for '%s' on port %d: %s", r.Sandbox, r.Port, r.State)
+		if d := r.Summary(); d != "" {
+			rep.Summary += " (" + d + ")"
+		}
+		rep.Summary += "."
+	default:
+		step.Status = recovery.Failed
+		rep.Summary = fmt.Sprintf("%s: %v", command, err)
+		rep.Error = err.Error()
+		rep.Diagnostics = &recovery.Diagnostics{FailingStep: recovery.RowForward, Reason: err.Error(), Next: hintOf(err)}
+		if r.Log != "" {
+			rep.Diagnostics.Log = r.Log
+		}
 	}
-	if r.State == "foreign" && r.Action != "" && r.Action != "stopped" && err == nil {
-		fmt.Fprintf(inv.Stdout, "  Port %d is held by %s; it was left running.\n", r.Port, forwardSummary(r))
+	if r.State == recovery.ForwardForeign && r.Action != "" && r.Action != "stopped" && err == nil {
+		rep.Summary += fmt.Sprintf(" Port %d is held by %s; it was left running.", r.Port, r.Summary())
 	}
-	return err
+	rep.Steps = []recovery.Step{step}
+	return rep
 }
 
 // forwardDaemonCommand is the hidden command `forward start` launches.

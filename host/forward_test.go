@@ -178,14 +178,25 @@ func (e *forwardEnv) runProcess(args ...string) (code int, stdout, stderr string
 	return code, out.String(), errb.String()
 }
 
-// runJSON runs a --json command and decodes its one object.
+// runJSON runs a --json forward command, checks its output is one report
+// object, and returns the forward it reports with the report's exitCode.
 func (e *forwardEnv) runJSON(args ...string) (int, map[string]any) {
 	e.t.Helper()
 	code, out, errOut := e.run(append(args, "--json")...)
-	var m map[string]any
-	if err := json.Unmarshal([]byte(out), &m); err != nil {
+	var rep struct {
+		SchemaVersion int              `json:"schemaVersion"`
+		ExitCode      *int             `json:"exitCode"`
+		Forwards      []map[string]any `json:"forwards"`
+	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	if err := dec.Decode(&rep); err != nil || dec.More() {
 		e.t.Fatalf("%v: stdout is not one JSON object: %v\nstdout: %s\nstderr: %s", args, err, out, errOut)
 	}
+	if rep.SchemaVersion != 1 || rep.ExitCode == nil || *rep.ExitCode != code || len(rep.Forwards) != 1 {
+		e.t.Fatalf("%v: report (exit %d) lacks schemaVersion, exitCode or its one forward:\n%s", args, code, out)
+	}
+	m := rep.Forwards[0]
+	m["exitCode"] = float64(*rep.ExitCode)
 	return code, m
 }
 
@@ -338,9 +349,7 @@ func TestForwardDaemon(t *testing.T) {
 		results := make(chan res, 2)
 		for i := 0; i < 2; i++ {
 			go func() {
-				code, out, _ := e.run("demo", "forward", "start", "--json")
-				var m map[string]any
-				json.Unmarshal([]byte(out), &m)
+				code, m := e.runJSON("demo", "forward", "start")
 				results <- res{code, m}
 			}()
 		}
@@ -639,8 +648,11 @@ func TestForwardDaemon(t *testing.T) {
 		}
 
 		code, out, errOut := e.run("forward", "list", "--json")
-		var list []map[string]any
-		if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) != 1 || list[0]["sandbox"] != "other" || list[0]["state"] != "running" {
+		var rep struct {
+			Forwards []map[string]any `json:"forwards"`
+		}
+		list := &rep.Forwards
+		if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || len(*list) != 1 || (*list)[0]["sandbox"] != "other" || (*list)[0]["state"] != "running" {
 			t.Errorf("forward list: exit %d\n%s%s", code, out, errOut)
 		}
 	})

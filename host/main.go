@@ -9,6 +9,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,7 +18,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/nemoclaw/nemoclaw-go/host/recovery"
+	"github.com/nemoclaw/nemoclaw-go/host/registry"
 	"github.com/nemoclaw/nemoclaw-go/internal/exitcode"
+	"github.com/nemoclaw/nemoclaw-go/internal/sandboxspec"
 )
 
 // Version is set at build time with -ldflags "-X .../host.Version=...".
@@ -31,6 +35,10 @@ type Invocation struct {
 	Stderr io.Writer
 	// Getenv reads the environment; tests substitute their own.
 	Getenv func(string) string
+
+	// jsonDone is set once a --json command has printed its one object,
+	// so an error after that is not printed as a second one.
+	jsonDone bool
 }
 
 // Home is the operator's home directory ($HOME), where ~/.nemoclaw lives.
@@ -79,10 +87,80 @@ func (inv *Invocation) Run(ctx context.Context, args []string) int {
 	if err == nil {
 		err = app.RunContext(ctx, argv)
 	}
+	if err != nil && !inv.jsonDone && jsonRequested(args) {
+		// --json means one object on stdout for every outcome, a usage
+		// error or an unknown sandbox included.
+		inv.jsonDone = true
+		recovery.WriteJSON(inv.Stdout, errorReport(args, err))
+		return exitcode.Of(err)
+	}
 	if err != nil {
 		inv.reportError(err)
 	}
 	return exitcode.Of(err)
+}
+
+// jsonRequested reports whether --json is on the line (before any `--`).
+func jsonRequested(args []string) bool {
+	for _, a := range args[1:] {
+		switch a {
+		case "--":
+			return false
+		case "--json", "--json=true", "-json":
+			return true
+		}
+	}
+	return false
+}
+
+// errorReport is the JSON object of a command that failed before it could
+// report by itself.
+func errorReport(args []string, err error) *recovery.Report {
+	var pos []string
+	for _, a := range args[1:] {
+		if a == "--" {
+			break
+		}
+		if !strings.HasPrefix(a, "-") {
+			pos = append(pos, a)
+		}
+	}
+	command, sandbox := "", ""
+	switch {
+	case len(pos) >= 2 && sandboxspec.ValidName(pos[0]) && !isGlobalWord(pos[0]):
+		sandbox, command = pos[0], pos[1]
+	case len(pos) == 1 && sandboxspec.ValidName(pos[0]) && !isGlobalWord(pos[0]):
+		sandbox, command = pos[0], "connect"
+	case len(pos) > 0:
+		command = strings.Join(pos, " ")
+	}
+	return recovery.ErrorReport(command, sandbox, errorOutcome(err), exitcode.Of(err), err)
+}
+
+// errorOutcome names, for --json, why a command ended before it ran.
+func errorOutcome(err error) string {
+	var pe *registry.ParseError
+	var re *registry.ReadError
+	switch {
+	case errors.As(err, &pe) || errors.As(err, &re):
+		return "invalid-registry"
+	case exitcode.Of(err) == exitcode.Usage:
+		return "usage-error"
+	case errors.As(err, new(*unknownSandbox)):
+		return "unknown-sandbox"
+	case exitcode.Of(err) == exitcode.Interrupted:
+		return "interrupted"
+	}
+	return "failed"
+}
+
+// isGlobalWord: the first word names a global command, not a sandbox.
+func isGlobalWord(w string) bool {
+	switch w {
+	case "list", "status", "recover", "forward", "debug", "version", "help", "h":
+		return true
+	}
+	return false
 }
 
 func (inv *Invocation) reportError(err error) {

@@ -3,7 +3,6 @@ package host
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -45,8 +44,14 @@ func unknownSandboxError(name, path string, names []string) error {
 		sort.Strings(sorted)
 		fmt.Fprintf(&b, " Registered sandboxes: %s.", strings.Join(sorted, ", "))
 	}
-	return withCode(exitcode.Failed, fmt.Errorf("%s", b.String()), "")
+	return &unknownSandbox{msg: b.String()}
 }
+
+// unknownSandbox is SPEC §2.1's "does not exist" (exit 1).
+type unknownSandbox struct{ msg string }
+
+func (e *unknownSandbox) Error() string { return e.msg }
+func (e *unknownSandbox) ExitCode() int { return exitcode.Failed }
 
 // closestName returns the registered name nearest to name by edit distance,
 // if it is near enough to be a typo: at most 2 edits, or a third of the
@@ -107,13 +112,7 @@ func (inv *Invocation) openTransport(ctx context.Context, name string, sb *regis
 		if t.SSHConfig == "" || t.Host == "" {
 			return nil, withCode(exitcode.Usage, fmt.Errorf("sandbox '%s': transport kind ssh needs both sshConfig and host in %s", name, registry.DefaultPath(inv.Home())), "")
 		}
-		cfg := t.SSHConfig
-		switch {
-		case cfg == "~" || strings.HasPrefix(cfg, "~/"):
-			cfg = filepath.Join(inv.Home(), strings.TrimPrefix(cfg, "~"))
-		case !filepath.IsAbs(cfg):
-			cfg = filepath.Join(filepath.Dir(registry.DefaultPath(inv.Home())), cfg)
-		}
+		cfg := inv.sshConfigPath(t.SSHConfig)
 		return sandboxexec.DialSSH(ctx, sandboxexec.SSHTarget{ConfigFile: cfg, Host: t.Host},
 			sandboxexec.SSHOptions{Getenv: inv.Getenv, Name: name})
 	default:

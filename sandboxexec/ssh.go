@@ -341,7 +341,8 @@ func (t *SSHTransport) deadErr(op string) error {
 	return &UnreachableError{Host: t.name, Op: op, Err: err}
 }
 
-// Run starts cmd.Script in a session and waits for it. Env is set
+// Run starts cmd.Script in a session (an empty Script starts the login
+// shell, which reads its commands from Stdin) and waits for it. Env is set
 // best-effort (sshd drops names its AcceptEnv does not list). When ctx ends
 // first, the command gets SIGTERM, then the session is closed; the error is
 // ctx's. Nothing is written to cmd.Stdout or cmd.Stderr after Run returns.
@@ -355,7 +356,12 @@ func (t *SSHTransport) Run(ctx context.Context, cmd Command) (Outcome, error) {
 	if err := feedStdin(sess, cmd.Stdin); err != nil {
 		return Outcome{Kind: Indeterminate}, &UnreachableError{Host: t.name, Op: "open stdin on", Err: err}
 	}
-	if err := sess.Start(cmd.Script); err != nil {
+	if cmd.Script == "" {
+		err = sess.Shell() // the login shell, reading stdin (no terminal)
+	} else {
+		err = sess.Start(cmd.Script)
+	}
+	if err != nil {
 		return Outcome{Kind: Indeterminate}, &UnreachableError{Host: t.name, Op: "start command on", Err: err}
 	}
 	waited := make(chan error, 1)

@@ -1,0 +1,160 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nemoclaw/nemoclaw-go/host/recovery"
+	"github.com/nemoclaw/nemoclaw-go/host/registry"
+	"github.com/nemoclaw/nemoclaw-go/internal/exitcode"
+	"github.com/nemoclaw/nemoclaw-go/sandboxexec"
+	"github.com/nemoclaw/nemoclaw-go/templates"
+)
+
+// defaultHermesDashboardPort is the host port of the optional Hermes web
+// dashboard when the registry names none (SPEC §5.2), and the port it
+// listens on inside.
+const defaultHermesDashboardPort = 9119
+
+// runFlags are the flags every run verb shares.
+type runFlags struct {
+	timeout, settle  time.Duration
+	settleSet        bool
+	requireInference bool
+}
+
+// agentName is the registry's agent, where a null or missing one means
+// OpenClaw whichever binary runs (SPEC §2.1).
+func agentName(sb *registry.Sandbox) string {
+	if sb.Agent == "" {
+		return "openclaw"
+	}
+	return sb.Agent
+}
+
+// resolveTarget turns a registry entry into what a run needs: the agent
+// profile, the ports to forward, and the payload's parameters.
+func (inv *Invocation) resolveTarget(name string, sb *registry.Sandbox, f runFlags) (recovery.Target, error) {
+	var fromRegistry any
+	if sb.DashboardPort != 0 {
+		fromRegistry = sb.DashboardPort
+	}
+	port, _ := dashboardPort(fromRegistry, inv.Getenv)
+	profile, err := resolveAgent(inv.Home(), agentName(sb), port)
+	if err != nil {
+		return recovery.Target{}, withCode(exitcode.Usage, fmt.Errorf("sandbox '%s': %w", name, err), "")
+	}
+	if profile.Name == "hermes" && sb.HermesAPIPort != 0 {
+		profile.ForwardPorts[1] = sb.HermesAPIPort
+	}
+	t := recovery.Target{
+		Name:            name,
+		CLI:             inv.Brand.Name,
+		Agent:           profile.Agent,
+		DashboardMarker: profile.DashboardMarker,
+		Payload: templates.Params{
+			Port:   port,
+			Settle: f.settle,
+		},
+		ReachHint: inv.reachHint(name, sb),
+	}
+	if f.settleSet && f.settle == 0 {
+		t.Payload.NoSettle = true
+	}
+	if f.timeout > 0 {
+		// The payload stops at its own deadline a little before ours, so
+		// its result still reaches us.
+		t.Payload.Deadline = max(f.timeout-2*time.Second, f.timeout/2)
+		if t.Payload.Deadline < templates.DefaultReadiness {
+			t.Payload.Readiness = t.Payload.Deadline / 2
+		}
+	}
+	purposes := []string{"dashboard", "API"}
+	for i, p := range profile.ForwardPorts {
+		purpose := "port"
+		if i < len(purposes) {
+			purpose = purposes[i]
+		}
+		if profile.Name != "hermes" && i > 0 {
+			purpose = "port"
+		}
+		t.Forwards = append(t.Forwards, recovery.Forward{Local: p, Remote: p, Purpose: purpose})
+	}
+	if profile.Name == "hermes" && sb.HermesDashboardEnabled {
+		local := sb.HermesDashboardPort
+		if local == 0 {
+			local = defaultHermesDashboardPort
+		}
+		internal := sb.HermesDashboardInternalPort
+		if internal == 0 {
+			internal = defaultHermesDashboardPort
+		}
+		t.Payload.HermesDashboard = templates.HermesDashboard{Enabled: true, Port: local, InternalPort: internal}
+		t.Forwards = append(t.Forwards, recovery.Forward{Local: local, Remote: internal, Purpose: "Hermes dashboard"})
+	}
+	return t, nil
+}
+
+// reachHint is a command an operator can run to see whether the sandbox
+// answers at all.
+func (inv *Invocation) reachHint(name string, sb *registry.Sandbox) string {
+	if sb.Transport != nil && sb.Transport.Kind == registry.KindSSH {
+		return fmt.Sprintf("ssh -F %s %s true", inv.sshConfigPath(sb.Transport.SSHConfig), sb.Transport.Host)
+	}
+	g := ""
+	if sb.GatewayName != "" {
+		g = " -g " + sb.GatewayName
+	}
+	return fmt.Sprintf("openshell%s sandbox get %s", g, name)
+}
+
+// sshConfigPath resolves the registry's sshConfig: ~/ is HOME, a relative
+// path is relative to ~/.nemoclaw (the registry names it; the command's
+// working directory must not change which config is used).
+func (inv *Invocation) sshConfigPath(cfg string) string {
+	switch {
+	case cfg == "~" || strings.HasPrefix(cfg, "~/"):
+		return filepath.Join(inv.Home(), strings.TrimPrefix(cfg, "~"))
+	case !filepath.IsAbs(cfg):
+		return filepath.Join(filepath.Dir(registry.DefaultPath(inv.Home())), cfg)
+	}
+	return cfg
+}
+
+// runDeps are the means a run of the engine uses against sandbox name.
+func (inv *Invocation) runDeps(name string, sb *registry.Sandbox) recovery.Deps {
+	return recovery.Deps{
+		Connect: func(ctx context.Context) (sandboxexec.Transport, string, error) {
+			tr, err := inv.openTransport(ctx, name, sb)
+			if err != nil {
+				return nil, "", err
+			}
+			return tr, inv.describeTransport(sb, tr), nil
+		},
+		InspectForward: func(ctx context.Context, f recovery.Forward) recovery.ForwardReport {
+			r, _, _ := inv.inspectForward(ctx, name, f.Local, true)
+			return r
+		},
+		EnsureForward: func(ctx context.Context, f recovery.Forward) (recovery.ForwardReport, error) {
+			return inv.ensureForward(ctx, name, sb, f.Local, f.Remote)
+		},
+	}
+}
+
+func (inv *Invocation) describeTransport(sb *registry.Sandbox, tr sandboxexec.Transport) string {
+	switch {
+	case sb.Transport != nil && sb.Transport.Kind == registry.KindSSH:
+		return "ssh " + sb.Transport.Host
+	case isExecOnly(tr):
+		return "openshell sandbox exec (no ssh-config: exec only)"
+	}
+	return "openshell ssh-config"
+}
+
+func isExecOnly(tr sandboxexec.Transport) bool {
+	_, ok := tr.(*sandboxexec.OpenShellExecTransport)
+	return ok
+}
