@@ -482,6 +482,7 @@ func forwardVerbReport(cli, command string, r recovery.ForwardReport, err error)
 		rep.Summary += fmt.Sprintf(" Port %d is held by %s; it was left running.", r.Port, r.Summary())
 	}
 	rep.Steps = []recovery.Step{step}
+	rep.Compact()
 	return rep
 }
 

@@ -73,7 +73,7 @@ func (rd *Renderer) Report(r *Report) {
 	w := rd.w
 	fmt.Fprintf(w, "  %s\n", rd.bold(r.Summary))
 	failed := r.ExitCode != 0
-	if rd.look.Quiet {
+	if rd.look.Quiet || r.compact {
 		if failed {
 			rd.failure(r)
 		}

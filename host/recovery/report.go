@@ -94,7 +94,8 @@ type Report struct {
 	agentDisplay string
 	cli          string
 	decisions    []string
-	next         string
+	// compact: the summary says it all (forward verbs); no table.
+	compact bool
 }
 
 // Gateway is what the run learnt of the gateway process.
@@ -148,6 +149,10 @@ func ErrorReport(command, sandbox, outcome string, code int, err error) *Report 
 		Error:         err.Error(),
 	}
 }
+
+// Compact makes the human view the first line only (and, on failure, why
+// and what next): for verbs whose one row would repeat their first line.
+func (r *Report) Compact() { r.compact = true }
 
 // Step returns the row named name.
 func (r *Report) Step(name string) *Step {

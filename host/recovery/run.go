@@ -155,12 +155,13 @@ func (s *runState) do(ctx context.Context) sandboxexec.Transport {
 		<-inspected
 		return tr
 	}
-	running := s.gatewayRunning()
 	insp := <-inspected
-	if !running {
+	if !s.gatewayRunning() && s.o.Mode == ModeRecover {
 		r.skipRest("the gateway is not running")
 		return tr
 	}
+	// Status and diagnose look at the forward even with the gateway down:
+	// whose it is, and what recover would do with it.
 	s.forwardAndDashboard(ctx, insp)
 	s.inference()
 	s.conclude()
@@ -451,11 +452,17 @@ func (s *runState) gatewayRow() {
 			st.Detail = joinNonEmpty("running", pid, "recover leaves it alone")
 		}
 	case templates.OutcomeRecovered:
-		st.Status, st.Detail = Changed, joinNonEmpty("relaunched", pid, checkDetail(st.Checks, "settle"))
+		settle := checkDetail(st.Checks, "settle")
+		if strings.HasPrefix(settle, pid+" ") {
+			settle = strings.TrimPrefix(settle, pid+" ") // "pid N healthy for 3s"
+		}
+		st.Status, st.Detail = Changed, joinNonEmpty("relaunched", pid, settle)
 	case templates.OutcomeWouldRecover:
 		if s.o.Mode == ModeStatus {
+			health, _, _ = strings.Cut(health, ";") // not check mode's "would relaunch"
 			st.Status, st.Detail = Failed, joinNonEmpty("not running", health)
 		} else {
+			health, _, _ = strings.Cut(health, ";")
 			st.Status, st.Detail = WouldChange, joinNonEmpty("not answering ("+health+")", "recover would relaunch it: "+strings.TrimPrefix(launch, "would launch "))
 		}
 	default:
@@ -490,7 +497,7 @@ func (s *runState) forwardAndDashboard(ctx context.Context, insp []ForwardReport
 			rep, err = s.d.EnsureForward(ctx, f)
 		}
 		final[i] = rep
-		fwd.Checks = append(fwd.Checks, forwardCheck(s.o.Mode, f, rep, err))
+		fwd.Checks = append(fwd.Checks, forwardCheck(s.o.Mode, s.gatewayRunning(), f, rep, err))
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}
@@ -498,8 +505,8 @@ func (s *runState) forwardAndDashboard(ctx context.Context, insp []ForwardReport
 	fwd.DurationMS = time.Since(t0).Milliseconds()
 	fwd.Status = aggregate(fwd.Checks)
 	switch fwd.Status {
-	case OK:
-		fwd.Detail = details(fwd.Checks, OK)
+	case OK, Unknown:
+		fwd.Detail = details(fwd.Checks, fwd.Status)
 	case Changed:
 		fwd.Detail = details(fwd.Checks, Changed)
 	case WouldChange:
@@ -511,12 +518,17 @@ func (s *runState) forwardAndDashboard(ctx context.Context, insp []ForwardReport
 	dash := r.Step(RowDashboard)
 	dash.Checks = append(dash.Checks, s.pay.checks[RowDashboard]...)
 	first := final[0]
-	if first.State != ForwardHealthy && !(s.o.Mode == ModeRecover && firstErr == nil && first.URL != "") {
+	switch {
+	case !s.gatewayRunning() && s.o.Mode == ModeDiagnose:
+		dash.Status, dash.Detail = Skipped, "probed once recover has relaunched the gateway"
+	case !s.gatewayRunning():
+		dash.Status, dash.Detail = Failed, "cannot answer: the gateway is not running"
+	case first.State != ForwardHealthy && !(s.o.Mode == ModeRecover && firstErr == nil && first.URL != ""):
 		dash.Status, dash.Detail = Skipped, "no working forward to probe through"
 		if fwd.Status == WouldChange {
 			dash.Detail = "probed once recover has started the forward"
 		}
-	} else {
+	default:
 		s.progress("probing the dashboard")
 		t1 := time.Now()
 		probe := ProbeDashboard(ctx, s.t.Forwards[0].Local, s.t.DashboardMarker)
@@ -549,13 +561,22 @@ func (s *runState) forwardAndDashboard(ctx context.Context, insp []ForwardReport
 }
 
 // forwardCheck is one forwarded port's line in the forward row.
-func forwardCheck(m Mode, f Forward, rep ForwardReport, err error) Check {
+func forwardCheck(m Mode, gatewayUp bool, f Forward, rep ForwardReport, err error) Check {
 	name := fmt.Sprintf("%s 127.0.0.1:%d", f.Purpose, f.Local)
 	if f.Remote != f.Local {
 		name += fmt.Sprintf(" -> %d", f.Remote)
 	}
 	c := Check{Name: name}
 	switch {
+	case rep.State == ForwardUnhealthy && !gatewayUp && m != ModeRecover:
+		// Ours and running; nothing can answer through it until the
+		// gateway does, and recover keeps it then.
+		c.Status = Unknown
+		c.Detail = fmt.Sprintf("%s forward is ours (pid %d); it cannot be verified while the gateway is down", f.Purpose, rep.PID)
+		if m == ModeDiagnose {
+			c.Status = OK
+			c.Detail = fmt.Sprintf("%s forward is ours (pid %d) and serves once the gateway answers; recover keeps it", f.Purpose, rep.PID)
+		}
 	case err != nil:
 		c.Status, c.Detail = Failed, err.Error()
 	case rep.State == ForwardHealthy && rep.Action == "" || rep.Action == "kept":
@@ -736,6 +757,12 @@ func (s *runState) failureDiagnostics(row, reason string) {
 		log = "/tmp/gateway.log"
 	}
 	cli, name := s.t.CLI, s.t.Name
+	switch {
+	case s.o.Mode == ModeStatus && row == RowGateway:
+		d.Next = fmt.Sprintf("'%s %s recover' relaunches it ('%s %s diagnose' first shows what it would change)", cli, name, cli, name)
+		r.Diagnostics = d
+		return
+	}
 	switch row {
 	case RowGateway, RowGuards:
 		switch p.res.Outcome {
@@ -768,16 +795,27 @@ func firstFailed(r *Report) string {
 	return RowGateway
 }
 
+// guardDetail sums the guard chain up in one line; --verbose and --json
+// carry each check's own detail.
 func guardDetail(st Status, checks []Check) string {
+	names := func(want Status) string {
+		var n []string
+		for _, c := range checks {
+			if c.Status == want {
+				n = append(n, c.Name)
+			}
+		}
+		return strings.Join(n, ", ")
+	}
 	switch st {
 	case OK:
 		return "both guards required in NODE_OPTIONS, staged copies verified"
 	case Failed:
 		return details(checks, Failed)
 	case Changed:
-		return "repaired: " + details(checks, Changed)
+		return "restored from the image's trusted preloads: " + names(Changed)
 	case WouldChange:
-		return "recover would repair: " + details(checks, WouldChange)
+		return "recover would restore from the image's trusted preloads: " + names(WouldChange)
 	}
 	return ""
 }
