@@ -15,6 +15,7 @@
 package recovery
 
 import (
+	_ "embed"
 	"strings"
 )
 
@@ -213,3 +214,9 @@ func details(checks []Check, st Status) string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// Schema is the JSON Schema of the --json object (report.schema.json): the
+// README documents it, and the tests validate every --json output with it.
+//
+//go:embed report.schema.json
+var Schema []byte

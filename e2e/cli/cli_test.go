@@ -1,0 +1,367 @@
+// Package cli runs the operator's commands — recover, connect --probe-only,
+// status, diagnose, dashboard, list, recover --all — as a user types them,
+// against real lab sandboxes (real sshd in Linux namespaces, real sh, the
+// real forward daemon), as testscript scenarios in testdata/. The binaries
+// are built once, exactly as `make build` builds them; every script gets an
+// empty HOME and its own lab directory.
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/nemoclaw/nemoclaw-go/e2e/lab"
+	"github.com/nemoclaw/nemoclaw-go/host/recovery"
+	"github.com/nemoclaw/nemoclaw-go/internal/statefs"
+	"github.com/nemoclaw/nemoclaw-go/internal/testenv"
+	"github.com/nemoclaw/nemoclaw-go/portforward"
+)
+
+// binDir holds nemoclaw, nemohermes and nemoclaw-lab, built by TestMain.
+var binDir string
+
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		dir, err := os.MkdirTemp("", "nemoclaw-e2e-bin-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		binDir = dir
+		cmd := exec.Command("go", "build", "-o", dir+"/", "../../cmd/nemoclaw", "../../cmd/nemohermes", "../../cmd/nemoclaw-lab")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building the binaries: %v\n%s", err, out)
+			return 1
+		}
+		return m.Run()
+	}())
+}
+
+func requireLab(t *testing.T) {
+	t.Helper()
+	testenv.RequireRoot(t)
+	for _, b := range []string{"/usr/sbin/sshd", "ssh", "node", "unshare", "nsenter", "socat", "curl"} {
+		testenv.RequireBinary(t, b)
+	}
+}
+
+// schema validates every --json object the scripts check.
+func compileSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(recovery.Schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("report.schema.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile("report.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestScenarios(t *testing.T) {
+	requireLab(t)
+	schema := compileSchema(t)
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			home := filepath.Join(env.WorkDir, "home")
+			labDir := filepath.Join(env.WorkDir, "lab")
+			if err := os.MkdirAll(home, 0o700); err != nil {
+				return err
+			}
+			env.Setenv("HOME", home)
+			env.Setenv("NEMOCLAW_LAB_DIR", labDir)
+			env.Setenv("NO_COLOR", "1")
+			env.Setenv("PATH", binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+			// A short name per script: lab names are DNS labels.
+			base := strings.TrimSuffix(filepath.Base(env.WorkDir), filepath.Ext(env.WorkDir))
+			env.Setenv("SB", sandboxName(base))
+			env.Defer(func() { cleanup(home, labDir) })
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"freeport":  cmdFreeport,
+			"gwpid":     cmdGatewayPID,
+			"daemonpid": cmdDaemonPID,
+			"jsonout":   func(ts *testscript.TestScript, neg bool, args []string) { cmdJSONOut(ts, neg, args, schema) },
+			"waitlock":  cmdWaitLock,
+			"snapshot":  cmdSnapshot,
+			"alive":     cmdAlive,
+		},
+	})
+}
+
+// sandboxName makes a lab name from a script's work dir name (script-N).
+func sandboxName(s string) string {
+	s = strings.ToLower(s)
+	var b strings.Builder
+	for _, r := range s {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	n := strings.Trim(b.String(), "-")
+	if len(n) > 40 {
+		n = n[len(n)-40:]
+	}
+	return "t-" + strings.Trim(n, "-")
+}
+
+// cleanup stops everything a script left: our forward daemons recorded in
+// its HOME (proven ours first) and its lab sandboxes.
+func cleanup(home, labDir string) {
+	dir := filepath.Join(home, ".nemoclaw", "state", "forwards")
+	states, _ := portforward.ListStates(dir)
+	for _, st := range states {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		portforward.StopDaemon(ctx, portforward.PathsFor(dir, st.Sandbox, st.Port), st, 5*time.Second)
+		cancel()
+	}
+	lab.DownAll(lab.Options{Home: home, LabDir: labDir})
+}
+
+// freeport VAR... sets each VAR to a TCP port free on 127.0.0.1.
+func cmdFreeport(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: freeport VAR...")
+	}
+	var ls []net.Listener
+	for _, v := range args {
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		ts.Check(err)
+		ls = append(ls, l)
+		ts.Setenv(v, strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+}
+
+func openSandbox(ts *testscript.TestScript, name string) *lab.Sandbox {
+	s, err := lab.Open(lab.Options{Name: name, Home: ts.Getenv("HOME"), LabDir: ts.Getenv("NEMOCLAW_LAB_DIR")})
+	ts.Check(err)
+	return s
+}
+
+// gwpid SANDBOX VAR sets VAR to the gateway's pid inside the sandbox (as
+// the payload reports it); fails unless exactly one gateway runs. With !,
+// asserts that none runs.
+func cmdGatewayPID(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 1 || !neg && len(args) != 2 {
+		ts.Fatalf("usage: gwpid SANDBOX VAR | ! gwpid SANDBOX")
+	}
+	procs, err := openSandbox(ts, args[0]).GatewayProcesses()
+	ts.Check(err)
+	if neg {
+		if len(procs) > 0 {
+			ts.Fatalf("a gateway runs in %s: %v", args[0], procs)
+		}
+		return
+	}
+	var pids []int
+	for _, p := range procs {
+		if p.Comm != "sh" { // the real OpenClaw's helpers are gateways too; the stubs are one process
+			pids = append(pids, p.NSPID)
+		}
+	}
+	if len(pids) != 1 {
+		ts.Fatalf("want one gateway in %s, found %v", args[0], procs)
+	}
+	ts.Setenv(args[1], strconv.Itoa(pids[0]))
+}
+
+// daemonpid SANDBOX PORT VAR sets VAR to our forward daemon's pid, from
+// its record.
+func cmdDaemonPID(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: daemonpid SANDBOX PORT VAR")
+	}
+	port, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	dir := filepath.Join(ts.Getenv("HOME"), ".nemoclaw", "state", "forwards")
+	st, err := portforward.ReadState(portforward.PathsFor(dir, args[0], port).State)
+	ts.Check(err)
+	ts.Setenv(args[2], strconv.Itoa(st.PID))
+}
+
+// alive PID: the host process PID runs. With !, that it does not.
+func cmdAlive(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: alive PID")
+	}
+	pid, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	_, serr := os.Stat(fmt.Sprintf("/proc/%d/cmdline", pid))
+	alive := serr == nil
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		if i := bytes.LastIndexByte(b, ')'); i > 0 && i+2 < len(b) && b[i+2] == 'Z' {
+			alive = false
+		}
+	}
+	if alive == neg {
+		ts.Fatalf("pid %d alive=%v", pid, alive)
+	}
+}
+
+// jsonout PATH=VALUE... checks that stdout is exactly one JSON object,
+// valid against the report schema, and that each dotted PATH (array
+// elements by index, or by a step/forward name: steps.gateway.status)
+// equals VALUE; PATH~VALUE checks a substring, PATH!~VALUE its absence.
+func cmdJSONOut(ts *testscript.TestScript, neg bool, args []string, schema *jsonschema.Schema) {
+	if neg {
+		ts.Fatalf("jsonout does not take !")
+	}
+	out := ts.ReadFile("stdout")
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		ts.Fatalf("stdout is not JSON: %v\n%s", err, out)
+	}
+	if dec.More() {
+		ts.Fatalf("stdout holds more than one JSON value:\n%s", out)
+	}
+	inst, err := jsonschema.UnmarshalJSON(strings.NewReader(out))
+	ts.Check(err)
+	if err := schema.Validate(inst); err != nil {
+		ts.Fatalf("stdout does not match the report schema: %v\n%s", err, out)
+	}
+	for _, a := range args {
+		op := "="
+		for _, o := range []string{"!~", "~", "="} {
+			if strings.Contains(a, o) {
+				op = o
+				break
+			}
+		}
+		path, want, _ := strings.Cut(a, op)
+		got, ok := lookup(doc, strings.Split(path, "."))
+		gs := fmt.Sprint(got)
+		switch {
+		case op == "=" && (!ok || gs != want):
+			ts.Fatalf("%s = %q (found %v), want %q\n%s", path, gs, ok, want, out)
+		case op == "~" && (!ok || !strings.Contains(gs, want)):
+			ts.Fatalf("%s = %q, want it to contain %q", path, gs, want)
+		case op == "!~" && ok && strings.Contains(gs, want):
+			ts.Fatalf("%s = %q contains %q", path, gs, want)
+		}
+	}
+}
+
+func lookup(v any, path []string) (any, bool) {
+	for _, p := range path {
+		switch x := v.(type) {
+		case map[string]any:
+			var ok bool
+			if v, ok = x[p]; !ok {
+				return nil, false
+			}
+		case []any:
+			if i, err := strconv.Atoi(p); err == nil {
+				if i < 0 || i >= len(x) {
+					return nil, false
+				}
+				v = x[i]
+				continue
+			}
+			found := false
+			for _, e := range x {
+				// "guard_chain" names the step "guard chain" (script words
+				// cannot hold a space).
+				name := strings.ReplaceAll(p, "_", " ")
+				if m, ok := e.(map[string]any); ok && (m["name"] == name || m["sandbox"] == p) {
+					v, found = e, true
+					break
+				}
+			}
+			if !found {
+				return nil, false
+			}
+		default:
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+// waitlock SANDBOX waits (up to a minute) until another process holds the
+// sandbox's run lock on this machine.
+func cmdWaitLock(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitlock SANDBOX")
+	}
+	path := filepath.Join(ts.Getenv("HOME"), ".nemoclaw", "state", "locks", args[0]+".lock")
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(path); err == nil {
+			l, err := statefs.TryLock(path)
+			if err == statefs.ErrLocked {
+				return
+			}
+			if l != nil {
+				l.Unlock()
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ts.Fatalf("nobody took %s within a minute", path)
+}
+
+// snapshot SANDBOX FILE writes what a read-only command must not change:
+// the sandbox's /tmp (names, sizes, modes, owners, mtimes), its processes
+// (pid and command), and the host state under ~/.nemoclaw (names, sizes,
+// modes, mtimes). Two snapshots are compared with cmp.
+func cmdSnapshot(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: snapshot SANDBOX FILE")
+	}
+	s := openSandbox(ts, args[0])
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tmp, err := s.Output(ctx, "root", "sh", "-c", "cd /tmp && find . -printf '%p %s %m %u %g %T@ %y\\n' | sort")
+	ts.Check(err)
+	procs, err := s.Processes()
+	ts.Check(err)
+	var pl []string
+	for _, p := range procs {
+		if p.Comm == "sshd" || p.State == "Z" {
+			continue // our own ssh sessions come and go
+		}
+		pl = append(pl, fmt.Sprintf("%d %s", p.NSPID, strings.Join(p.Args, " ")))
+	}
+	sort.Strings(pl)
+	var host []string
+	root := filepath.Join(ts.Getenv("HOME"), ".nemoclaw")
+	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err == nil {
+			host = append(host, fmt.Sprintf("%s %d %v %d", strings.TrimPrefix(p, root), fi.Size(), fi.Mode(), fi.ModTime().UnixNano()))
+		}
+		return nil
+	})
+	var b strings.Builder
+	fmt.Fprintf(&b, "## /tmp\n%s\n## processes\n%s\n## host\n%s\n", tmp, strings.Join(pl, "\n"), strings.Join(host, "\n"))
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(b.String()), 0o600))
+}
