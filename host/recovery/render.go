@@ -38,6 +38,9 @@ func NewRenderer(w io.Writer, look Look) *Renderer {
 		profile = termenv.ANSI256
 	}
 	lg := lipgloss.NewRenderer(w, termenv.WithProfile(profile))
+	// Explicitly: left unset, lipgloss works the profile out from the
+	// environment and the stream, which is this function's decision.
+	lg.SetColorProfile(profile)
 	// Never ask the terminal for its background: that query waits for an
 	// answer, and no style here depends on it.
 	lg.SetHasDarkBackground(true)
