@@ -170,7 +170,8 @@ func openClawBrowserURL(ctx context.Context, tr sandboxexec.Transport, port int)
 	if h := u.Hostname(); h != "127.0.0.1" && h != "localhost" || u.Port() != strconv.Itoa(port) {
 		return "", fmt.Errorf("`openclaw dashboard --json` gave a browserUrl for %s, not the forwarded 127.0.0.1:%d", u.Host, port)
 	}
-	if strings.Contains(u.Fragment, "token=") && !strings.Contains(u.Fragment, "bootstrapToken=") {
+	frag, _ := url.ParseQuery(u.Fragment)
+	if _, shared := frag["token"]; shared || u.Query().Has("token") {
 		return "", errors.New("`openclaw dashboard --json` gave a browserUrl carrying the shared token; refusing to print it")
 	}
 	return answer.BrowserURL, nil
