@@ -1,76 +1,55 @@
 #!/usr/bin/env bash
-# make demo: bring up a local lab sandbox, break it the way a pod recreate
-# does, repair it, and show the dashboard answering on the host.
-#
-# Honest label: the one-shot `nemohermes <name> recover` command is not built
-# yet. This demo runs the parts that exist, by hand and in the order recover
-# will run them: the recovery payload (`debug payload`) pushed over the SSH
-# transport (`<name> exec`), then the supervised dashboard forward
-# (`<name> forward start`).
+# make demo: bring up two local lab sandboxes (Hermes on 18789, OpenClaw on
+# 18790), break them the way a pod recreate does (every process gone, /tmp
+# emptied, only sshd back), and repair each with the ONE command an
+# operator types: `nemohermes demo recover` and
+# `nemoclaw demo2 connect --probe-only`. Then the dashboards answer on this
+# machine. Needs root (Linux namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-name=${DEMO_SANDBOX:-demo}
-port=${DEMO_PORT:-18789}
 lab=./bin/nemoclaw-lab
-cli=./bin/nemohermes
-
 if [ "$(id -u)" -ne 0 ]; then
 	echo "demo: the lab needs root (Linux namespaces); run: sudo make demo" >&2
 	exit 1
 fi
-
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-# decode prints the payload's machine lines (@nemoclaw <run> <event> k=v...)
-# readably: percent-escapes decoded, run id dropped.
-decode() {
-	while IFS= read -r line; do
-		case $line in
-		'@nemoclaw '*)
-			rest=${line#@nemoclaw * }
-			rest=${rest//%/\\x}
-			printf '  %b\n' "$rest"
-			;;
-		*) printf '  %s\n' "$line" ;;
-		esac
-	done
-}
 
-say "1. Bring up lab sandbox '$name' (namespaces, sshd, guarded stub OpenClaw gateway on port $port)"
-"$cli" "$name" forward stop >/dev/null 2>&1 || true
-"$lab" down "$name" >/dev/null 2>&1 || true
-"$lab" up "$name" --port "$port"
+# fresh starts: our forwards and lab sandboxes from an earlier demo go
+for s in demo demo2; do
+	./bin/nemoclaw "$s" forward stop >/dev/null 2>&1 || true
+	"$lab" down "$s" >/dev/null 2>&1 || true
+done
 
-say "2. The dashboard answers inside the sandbox"
-"$cli" "$name" exec -- sh -c "curl -s http://127.0.0.1:$port/ | grep -o '<title>[^<]*</title>'"
+say "1. Bring up lab sandboxes: 'demo' (Hermes, port 18789) and 'demo2' (OpenClaw, port 18790)"
+"$lab" up demo --agent hermes --port 18789
+"$lab" up demo2 --port 18790
 
-say "3. Break it the way a pod recreate does: every process gone, /tmp emptied, only sshd back"
-"$lab" recreate "$name"
-echo "  /tmp in the sandbox now holds: [$("$cli" "$name" exec -- ls -A /tmp | tr '\n' ' ')]"
-if "$cli" "$name" exec -- curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/health"; then
-	echo "  unexpected: the gateway still answers" >&2
-	exit 1
-fi
-echo "  gateway health: no answer (as expected)"
+say "2. Break both the way a pod recreate does: every process gone, /tmp emptied, only sshd back"
+"$lab" recreate demo
+"$lab" recreate demo2
+echo "  /tmp in 'demo' now holds: [$("$lab" exec demo -- ls -A /tmp | tr '\n' ' ')]"
 
-say "4. Repair: push the recovery payload over SSH (recover's payload step, run by hand)"
-set +e
-"$cli" debug payload --agent openclaw --port "$port" | "$cli" "$name" exec -- sh -s 2>/dev/null | decode
-status=${PIPESTATUS[1]}
-set -e
-echo "  payload exit status: $status"
-[ "$status" -eq 0 ]
+say "3. Repair the Hermes sandbox: one command"
+echo "  \$ nemohermes demo recover"
+./bin/nemohermes demo recover
 
-say "5. Re-establish the supervised dashboard forward on the host"
-"$cli" "$name" forward start
+say "4. Repair the OpenClaw sandbox: one command"
+echo "  \$ nemoclaw demo2 connect --probe-only"
+./bin/nemoclaw demo2 connect --probe-only
 
-say "6. The dashboard answers on this machine"
-curl -s "http://127.0.0.1:$port/" | grep -o '<title>[^<]*</title>'
-"$cli" "$name" forward status
+say "5. The dashboards answer on this machine"
+echo "  \$ curl -s http://127.0.0.1:18789/"
+curl -fsS --max-time 10 http://127.0.0.1:18789/ | grep -o '<title>[^<]*</title>'
+echo "  \$ curl -s http://127.0.0.1:18790/"
+curl -fsS --max-time 10 http://127.0.0.1:18790/ | grep -o '<title>[^<]*</title>'
 
-cat <<TXT
+cat <<'TXT'
 
-Done. The sandbox and its forward are still running:
-  $cli $name exec -- ps -eo pid,user,args     # look inside
-  $cli $name forward stop && $lab down $name  # tear down
+Done. Both sandboxes and their forwards are still running:
+  ./bin/nemoclaw list                                   # what is registered, and its forward
+  ./bin/nemohermes demo status                          # read-only check
+  ./bin/nemoclaw demo2 dashboard                        # a login link
+  ./bin/nemoclaw recover --all                          # every sandbox at once
+  ./bin/nemoclaw demo forward stop; ./bin/nemoclaw-lab down demo   # tear down (same for demo2)
 TXT
