@@ -17,6 +17,8 @@ package recovery
 import (
 	_ "embed"
 	"strings"
+
+	"github.com/google/uuid"
 )
 
 // SchemaVersion is the version of the --json object (README, "JSON
@@ -141,6 +143,7 @@ func newReport(command, runID, sandbox, agent, display, cli string) *Report {
 func ErrorReport(command, sandbox, outcome string, code int, err error) *Report {
 	return &Report{
 		SchemaVersion: SchemaVersion,
+		RunID:         newRunID(),
 		Command:       command,
 		Sandbox:       sandbox,
 		Outcome:       outcome,
@@ -220,3 +223,11 @@ func details(checks []Check, st Status) string {
 //
 //go:embed report.schema.json
 var Schema []byte
+
+// newRunID is a UUID v7 (time-ordered), as every run gets.
+func newRunID() string {
+	if id, err := uuid.NewV7(); err == nil {
+		return id.String()
+	}
+	return uuid.NewString()
+}
