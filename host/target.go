@@ -10,6 +10,7 @@ import (
 	"github.com/nemoclaw/nemoclaw-go/host/recovery"
 	"github.com/nemoclaw/nemoclaw-go/host/registry"
 	"github.com/nemoclaw/nemoclaw-go/internal/exitcode"
+	"github.com/nemoclaw/nemoclaw-go/internal/sandboxspec"
 	"github.com/nemoclaw/nemoclaw-go/sandboxexec"
 	"github.com/nemoclaw/nemoclaw-go/templates"
 )
@@ -47,9 +48,7 @@ func (inv *Invocation) resolveTarget(name string, sb *registry.Sandbox, f runFla
 	if err != nil {
 		return recovery.Target{}, withCode(exitcode.Usage, fmt.Errorf("sandbox '%s': %w", name, err), "")
 	}
-	if profile.Name == "hermes" && sb.HermesAPIPort != 0 {
-		profile.ForwardPorts[1] = sb.HermesAPIPort
-	}
+
 	t := recovery.Target{
 		Name:            name,
 		CLI:             inv.Brand.Name,
@@ -72,16 +71,20 @@ func (inv *Invocation) resolveTarget(name string, sb *registry.Sandbox, f runFla
 			t.Payload.Readiness = t.Payload.Deadline / 2
 		}
 	}
-	purposes := []string{"dashboard", "API"}
 	for i, p := range profile.ForwardPorts {
-		purpose := "port"
-		if i < len(purposes) {
-			purpose = purposes[i]
+		f := recovery.Forward{Local: p, Remote: p, Purpose: "port"}
+		switch {
+		case i == 0:
+			f.Purpose = "dashboard"
+		case profile.Name == "hermes" && p == sandboxspec.HermesAPIPort:
+			// hermesApiPort is the host side; the API listens on 8642
+			// inside.
+			f.Purpose = "API"
+			if sb.HermesAPIPort != 0 {
+				f.Local = sb.HermesAPIPort
+			}
 		}
-		if profile.Name != "hermes" && i > 0 {
-			purpose = "port"
-		}
-		t.Forwards = append(t.Forwards, recovery.Forward{Local: p, Remote: p, Purpose: purpose})
+		t.Forwards = append(t.Forwards, f)
 	}
 	if profile.Name == "hermes" && sb.HermesDashboardEnabled {
 		local := sb.HermesDashboardPort

@@ -127,6 +127,7 @@ func upCommand() *cli.Command {
 			&cli.StringFlag{Name: "gateway", Value: lab.GatewayStub, Usage: "stub|openclaw (the real OpenClaw; needs make lab-deps)"},
 			&cli.StringFlag{Name: "exec-user", Value: lab.UserSandbox, Usage: "sandbox|root: the user the registered ssh-config logs in as"},
 			&cli.IntFlag{Name: "port", Value: sandboxspec.DefaultDashboardPort, Usage: "dashboard port (the gateway listens on it inside)"},
+			&cli.IntFlag{Name: "api-port", Usage: "hermes: the host port its API is forwarded to (registered as hermesApiPort)"},
 			&cli.BoolFlag{Name: "legacy-proxy-env", Usage: "legacy Hermes proxy-env: proxy variables, no NODE_OPTIONS guards"},
 			&cli.StringFlag{Name: "entrypoint", Value: lab.EntrypointRoot, Usage: "root|nonroot: who runs the entrypoint (and owns the guard chain in /tmp)"},
 			labDirFlag(),
@@ -139,6 +140,7 @@ func upCommand() *cli.Command {
 			o := options(c, name)
 			o.Agent, o.Gateway, o.ExecUser = c.String("agent"), c.String("gateway"), c.String("exec-user")
 			o.Port, o.LegacyProxyEnv, o.EntrypointMode = c.Int("port"), c.Bool("legacy-proxy-env"), c.String("entrypoint")
+			o.APIPort = c.Int("api-port")
 			if o.Gateway == lab.GatewayOpenClaw {
 				fmt.Fprintf(c.App.ErrWriter, "nemoclaw-lab: starting the real OpenClaw gateway (about 1 GB; 7 s on an idle machine, over a minute on busy cores)...\n")
 			}

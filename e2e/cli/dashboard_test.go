@@ -72,4 +72,3 @@ func TestDashboardLinkRealOpenClaw(t *testing.T) {
 		t.Fatalf("dashboard --json: %v\n%s", err, out)
 	}
 }
-

@@ -37,6 +37,10 @@ type Options struct {
 	// ExecUser is the user the registered ssh-config logs in as: "sandbox"
 	// (default) or "root" (sshd then also admits root, by key only).
 	ExecUser string
+	// APIPort, for Hermes, is registered as hermesApiPort: the host port
+	// the Hermes API (8642 inside) is forwarded to. 0 registers none (the
+	// host then uses 8642, which two Hermes sandboxes cannot share).
+	APIPort int
 	// Port is the sandbox's dashboardPort: the gateway listens on it inside.
 	// Default 18789.
 	Port int

@@ -42,6 +42,7 @@ func (s *Sandbox) register() error {
 			Name:          s.Name,
 			Agent:         s.Options.Agent,
 			DashboardPort: s.Options.Port,
+			HermesAPIPort: s.Options.APIPort,
 			Transport:     &registry.Transport{Kind: registry.KindSSH, SSHConfig: s.SSHConfig, Host: s.Host},
 		}
 		return nil

@@ -774,7 +774,7 @@ func (s *runState) failureDiagnostics(row, reason string) {
 			d.Next = fmt.Sprintf("read the gateway log: %s %s exec -- tail -n 50 %s", cli, name, log)
 		}
 	case RowForward:
-		d.Next = fmt.Sprintf("stop what holds the port, or give '%s' another dashboardPort; '%s forward list' shows our forwards", name, cli)
+		d.Next = fmt.Sprintf("stop what holds the port (named above), or give '%s' other ports in the registry (dashboardPort; for Hermes hermesApiPort, hermesDashboardPort); '%s forward list' shows our forwards", name, cli)
 		if !strings.Contains(reason, "held by") {
 			d.Next = fmt.Sprintf("'%s %s forward status' shows the forward daemon and its log", cli, name)
 		}
