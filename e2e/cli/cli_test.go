@@ -52,7 +52,7 @@ func TestMain(m *testing.M) {
 	}())
 }
 
-func requireLab(t *testing.T) {
+func requireLab(t testing.TB) {
 	t.Helper()
 	testenv.RequireRoot(t)
 	for _, b := range []string{"/usr/sbin/sshd", "ssh", "node", "unshare", "nsenter", "socat", "curl"} {

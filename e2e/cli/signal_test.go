@@ -21,7 +21,7 @@ import (
 
 // labT brings up a lab sandbox in a private HOME and lab dir and takes it
 // (and every forward daemon recorded in that HOME) down when the test ends.
-func labT(t *testing.T, name string, o lab.Options) (*lab.Sandbox, []string) {
+func labT(t testing.TB, name string, o lab.Options) (*lab.Sandbox, []string) {
 	t.Helper()
 	base := t.TempDir()
 	o.Name = name
