@@ -8,6 +8,7 @@ package cli
 
 import (
 	"bytes"
+	"flag"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -43,7 +44,18 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		binDir = dir
-		cmd := exec.Command("go", "build", "-o", dir+"/", "../../cmd/nemoclaw", "../../cmd/nemohermes", "../../cmd/nemoclaw-lab")
+		// The tests build the binaries with the race detector, and every
+		// process halts on the first race it sees: the engine's and the
+		// forward daemon's goroutines run only in these processes, so this
+		// is where their races can be caught. Benchmarks time the binaries
+		// operators run, built without it.
+		flag.Parse()
+		args := []string{"build", "-o", dir + "/"}
+		if flag.Lookup("test.bench").Value.String() == "" {
+			args = append(args, "-race")
+			os.Setenv("GORACE", "halt_on_error=1 exitcode=66")
+		}
+		cmd := exec.Command("go", append(args, "../../cmd/nemoclaw", "../../cmd/nemohermes", "../../cmd/nemoclaw-lab")...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "building the binaries: %v\n%s", err, out)
 			return 1
@@ -93,6 +105,7 @@ func TestScenarios(t *testing.T) {
 			env.Setenv("HOME", home)
 			env.Setenv("NEMOCLAW_LAB_DIR", labDir)
 			env.Setenv("NO_COLOR", "1")
+			env.Setenv("GORACE", os.Getenv("GORACE"))
 			env.Setenv("PATH", binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 			// A short name per script: lab names are DNS labels.
 			base := strings.TrimSuffix(filepath.Base(env.WorkDir), filepath.Ext(env.WorkDir))
