@@ -101,10 +101,12 @@ func RunDaemon(ctx context.Context, cfg DaemonConfig) error {
 		return Status{ID: cfg.ID, PID: pid, Sandbox: cfg.Sandbox, Port: cfg.Port, Remote: cfg.Remote,
 			StartedAt: started, Counters: fw.Counters()}
 	}
-	if err := ServeControl(ctx, cfg.Paths.Control, status); err != nil {
+	stopControl, err := ServeControl(ctx, cfg.Paths.Control, status)
+	if err != nil {
 		first.Close()
 		return fail(err)
 	}
+	defer stopControl()
 	exe, err := os.Executable()
 	if err != nil {
 		first.Close()
