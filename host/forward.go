@@ -42,13 +42,17 @@ import (
 //   - `forward stop` with nothing of ours running exits 0 (the goal "no
 //     forward of ours" holds); `forward status` exits 4 unless healthy.
 
-// Two environment knobs, read through inv.Getenv:
+// Three environment knobs, read through inv.Getenv:
 //   - NEMOCLAW_FORWARD_BINARY: the executable started as the daemon
 //     (default: this executable). Needed when this process is a temporary
 //     build (go run) or a test binary.
 //   - NEMOCLAW_FORWARD_REMOTE_HOST: the host dialled inside the sandbox
 //     (default 127.0.0.1). Tests run sshd in the host's own network
 //     namespace, where 127.0.0.1:<port> would be the forward itself.
+//   - NEMOCLAW_FORWARD_RECORD_CHECK: how often a connected daemon re-reads
+//     its state record to find out it is orphaned (a Go duration; default
+//     portforward.DefaultRecordCheck, 10 s). Tests set it to tell the
+//     periodic check from the one made before each reconnect.
 
 // forwardStopGrace is how long a stopped daemon may take to exit on TERM
 // before it is killed.
@@ -282,10 +286,11 @@ func (inv *Invocation) ensureForward(ctx context.Context, name string, sb *regis
 }
 
 // forwardDaemonEnv is the daemon's environment: the process's own, with
-// the invocation's view of HOME (registry, state) and of the SSH agent.
+// the invocation's view of HOME (registry, state), of the SSH agent, of the
+// OpenShell CLI and of the record-check knob.
 func (inv *Invocation) forwardDaemonEnv() []string {
 	env := os.Environ()
-	for _, k := range []string{"HOME", "SSH_AUTH_SOCK", "USER"} {
+	for _, k := range []string{"HOME", "SSH_AUTH_SOCK", "USER", "NEMOCLAW_OPENSHELL_BIN", "NEMOCLAW_FORWARD_RECORD_CHECK"} {
 		if v := inv.Getenv(k); v != "" {
 			env = append(env, k+"="+v)
 		}
@@ -585,16 +590,22 @@ func (inv *Invocation) runForwardDaemon(c *cli.Context) error {
 	} else if l, err = portforward.Listen(port); err != nil {
 		return fail(err)
 	}
+	every, err := forwardRecordCheck(inv.Getenv)
+	if err != nil {
+		l.Close()
+		return fail(err)
+	}
 	dir := inv.forwardDir()
 	cfg := portforward.DaemonConfig{
-		Sandbox:  name,
-		Port:     port,
-		Remote:   remote,
-		ID:       id,
-		Paths:    portforward.PathsFor(dir, name, port),
-		Listener: l,
-		Connect:  inv.forwardConnector(name, sb),
-		Logf:     logger.Printf,
+		Sandbox:     name,
+		Port:        port,
+		Remote:      remote,
+		ID:          id,
+		Paths:       portforward.PathsFor(dir, name, port),
+		Listener:    l,
+		Connect:     inv.forwardConnector(name, sb),
+		RecordCheck: every,
+		Logf:        logger.Printf,
 	}
 	if rw != nil {
 		cfg.Ready = rw
@@ -602,9 +613,25 @@ func (inv *Invocation) runForwardDaemon(c *cli.Context) error {
 	return portforward.RunDaemon(c.Context, cfg)
 }
 
+// forwardRecordCheck reads NEMOCLAW_FORWARD_RECORD_CHECK: zero (the
+// default) when unset, else a positive Go duration.
+func forwardRecordCheck(getenv func(string) string) (time.Duration, error) {
+	v := getenv("NEMOCLAW_FORWARD_RECORD_CHECK")
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, withCode(exitcode.Usage, fmt.Errorf("NEMOCLAW_FORWARD_RECORD_CHECK=%q: want a positive duration such as 10s", v), "")
+	}
+	return d, nil
+}
+
 // forwardConnector opens a fresh transport connection to the sandbox for
 // each (re)connect: for SSH a full handshake, so the host key is verified
-// again every time.
+// again every time. An OpenShell sandbox that OpenShell reports deleted
+// comes back as *sandboxexec.SandboxMissingError, whose SandboxMissing
+// method makes the daemon stop reconnecting and exit.
 func (inv *Invocation) forwardConnector(name string, sb *registry.Sandbox) portforward.Connector {
 	return func(ctx context.Context) (portforward.Upstream, error) {
 		t, err := inv.openTransport(ctx, name, sb)
