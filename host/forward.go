@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -41,6 +42,13 @@ import (
 //     the command still exits 4 and says so.
 //   - `forward stop` with nothing of ours running exits 0 (the goal "no
 //     forward of ours" holds); `forward status` exits 4 unless healthy.
+//   - A daemon of ours that no record names (an "orphan", proven by its
+//     process: see portforward.ProveDaemonProcess) is listed by `forward
+//     list`, reported by `forward status` (exit 4, no URL), ended by
+//     `forward stop`, and replaced by `forward start`, never called
+//     foreign. Daemons carry --forwards-dir so that a process scan can
+//     tell this HOME's daemons from another's; one started by a nemoclaw
+//     without that flag is found by its record only.
 
 // Three environment knobs, read through inv.Getenv:
 //   - NEMOCLAW_FORWARD_BINARY: the executable started as the daemon
@@ -78,15 +86,20 @@ func (inv *Invocation) forwardPort(c *cli.Context, sb *registry.Sandbox) (int, e
 	return p, nil
 }
 
-// forwardOrphanPort finds the port of a recorded forward of a sandbox that
-// is no longer registered: --port when a record exists for it, else the
-// only recorded port of that sandbox.
+// forwardOrphanPort finds the port of a forward of a sandbox that is no
+// longer registered, from its records and from daemons of ours found by
+// process: --port when one exists for it, else the only such port.
 func (inv *Invocation) forwardOrphanPort(c *cli.Context, name string) (int, bool) {
 	states, _ := portforward.ListStates(inv.forwardDir())
 	var ports []int
 	for _, st := range states {
 		if st.Sandbox == name {
 			ports = append(ports, st.Port)
+		}
+	}
+	for _, p := range inv.orphanPorts(c.Context, name) {
+		if !slices.Contains(ports, p) {
+			ports = append(ports, p)
 		}
 	}
 	if c.IsSet("port") {
@@ -124,7 +137,8 @@ type forwardReport struct {
 	Sandbox string `json:"sandbox"`
 	Port    int    `json:"port"`
 	// State: healthy | unhealthy | running (list: ours, not probed) |
-	// dead (a record whose daemon is gone) | absent | foreign.
+	// dead (a record whose daemon is gone) | absent | foreign | orphan (a
+	// daemon of ours, proven by its process, that no record names).
 	State  string `json:"state"`
 	Action string `json:"action,omitempty"` // start: kept | started | replaced
 	PID    int    `json:"pid,omitempty"`
@@ -181,6 +195,11 @@ func (inv *Invocation) inspectForward(ctx context.Context, name string, port int
 		portforward.WaitExited(ctx, st.PID, 2*time.Second)
 	}
 	if h, held := portforward.PortHolder(port); held {
+		if d, ok := inv.portOrphan(ctx, name, port, h); ok {
+			o := orphanReport(d, haveState)
+			o.Log = r.Log
+			return o, st, haveState
+		}
 		r.State = "foreign"
 		r.Holder = &h
 		r.PID, r.ID, r.URL, r.Counters = 0, "", "", nil
@@ -230,6 +249,15 @@ func (inv *Invocation) ensureForward(ctx context.Context, name string, sb *regis
 			portforward.RemoveStale(paths, st)
 			action = "replaced"
 		}
+	case "orphan":
+		// Proven ours by its process: stopped, then replaced below.
+		if err := inv.stopOrphan(ctx, name, port, r.PID); err != nil {
+			return r, err
+		}
+		if haveState {
+			portforward.RemoveStale(paths, st)
+		}
+		action = "replaced"
 	}
 
 	l, err := portforward.Listen(port)
@@ -244,11 +272,9 @@ func (inv *Invocation) ensureForward(ctx context.Context, name string, sb *regis
 	}
 	defer l.Close()
 
-	bin := inv.Getenv("NEMOCLAW_FORWARD_BINARY")
-	if bin == "" {
-		if bin, err = os.Executable(); err != nil {
-			return forwardReport{Sandbox: name, Port: port}, fmt.Errorf("finding the nemoclaw executable: %w", err)
-		}
+	bin, err := inv.forwardBinary()
+	if err != nil {
+		return forwardReport{Sandbox: name, Port: port}, err
 	}
 	remoteHost := inv.Getenv("NEMOCLAW_FORWARD_REMOTE_HOST")
 	if remoteHost == "" {
@@ -256,7 +282,7 @@ func (inv *Invocation) ensureForward(ctx context.Context, name string, sb *regis
 	}
 	id := uuid.NewString()
 	args := []string{forwardDaemonCommand,
-		"--sandbox", name, "--port", strconv.Itoa(port), "--id", id,
+		"--sandbox", name, "--port", strconv.Itoa(port), "--id", id, "--" + portforward.ForwardsDirFlag, dir,
 		"--remote", net.JoinHostPort(remoteHost, strconv.Itoa(port)),
 		"--listen-fd", strconv.Itoa(portforward.ListenerFD), "--ready-fd", strconv.Itoa(portforward.ReadyFD)}
 	pid, err := portforward.StartDaemon(ctx, portforward.StartOptions{
@@ -304,7 +330,7 @@ func (inv *Invocation) stopForward(ctx context.Context, name string, port int) (
 	dir := inv.forwardDir()
 	paths := portforward.PathsFor(dir, name, port)
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		return forwardReport{Sandbox: name, Port: port, State: "absent", Action: "none"}, nil
+		return inv.stopUnrecorded(ctx, name, port)
 	}
 	lock, err := forwardLock(ctx, paths.Lock)
 	if err != nil {
@@ -318,6 +344,14 @@ func (inv *Invocation) stopForward(ctx context.Context, name string, port int) (
 			return r, fmt.Errorf("stopping the forward daemon: %w", err)
 		}
 		return forwardReport{Sandbox: name, Port: port, State: "absent", Action: "stopped", PID: st.PID, ID: st.ID}, nil
+	case r.State == "orphan":
+		if err := inv.stopOrphan(ctx, name, port, r.PID); err != nil {
+			return r, err
+		}
+		if haveState {
+			portforward.RemoveStale(paths, st)
+		}
+		return forwardReport{Sandbox: name, Port: port, State: "absent", Action: "stopped", PID: r.PID, ID: r.ID, Detail: r.Detail}, nil
 	case haveState:
 		portforward.RemoveStale(paths, st)
 		r.Action = "removed-stale"
@@ -412,7 +446,7 @@ func (inv *Invocation) forwardListCommand() *cli.Command {
 		},
 		Subcommands: []*cli.Command{{
 			Name:  "list",
-			Usage: "list the forward daemons recorded on this machine",
+			Usage: "list the forward daemons of this HOME, by record and by process",
 			Flags: commonFlags(),
 			Action: func(c *cli.Context) error {
 				if c.Args().Len() > 0 {
@@ -424,6 +458,7 @@ func (inv *Invocation) forwardListCommand() *cli.Command {
 					r, _, _ := inv.inspectForward(c.Context, st.Sandbox, st.Port, false)
 					reports = append(reports, r)
 				}
+				reports = inv.orphanReports(c.Context, reports)
 				if c.Bool("json") {
 					return json.NewEncoder(inv.Stdout).Encode(reports)
 				}
@@ -530,6 +565,7 @@ func (inv *Invocation) forwardDaemonCmd() *cli.Command {
 			&cli.StringFlag{Name: "remote", Usage: "address inside the sandbox (default 127.0.0.1:<port>)"},
 			&cli.IntFlag{Name: "listen-fd", Usage: "inherited listening socket (default: bind 127.0.0.1:<port>)"},
 			&cli.IntFlag{Name: "ready-fd", Usage: "pipe that receives the ready line"},
+			&cli.StringFlag{Name: portforward.ForwardsDirFlag, Usage: "directory of the forward's record and control socket (default ~/.nemoclaw/state/forwards)"},
 		},
 		Action: inv.runForwardDaemon,
 	}
@@ -595,7 +631,10 @@ func (inv *Invocation) runForwardDaemon(c *cli.Context) error {
 		l.Close()
 		return fail(err)
 	}
-	dir := inv.forwardDir()
+	dir := c.String(portforward.ForwardsDirFlag)
+	if dir == "" {
+		dir = inv.forwardDir()
+	}
 	cfg := portforward.DaemonConfig{
 		Sandbox:     name,
 		Port:        port,

@@ -2,14 +2,19 @@ package host
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nemoclaw/nemoclaw-go/e2e/lab"
 	"github.com/nemoclaw/nemoclaw-go/host/registry"
+	"github.com/nemoclaw/nemoclaw-go/internal/exitcode"
 	"github.com/nemoclaw/nemoclaw-go/internal/sshdtest"
 	"github.com/nemoclaw/nemoclaw-go/internal/testenv"
 	"github.com/nemoclaw/nemoclaw-go/portforward"
@@ -192,4 +197,155 @@ func TestForwardDaemonExitsWhenOpenShellSandboxIsDeleted(t *testing.T) {
 	if gets < 2 {
 		t.Errorf("sandbox get ran %d times, want the daemon's first connect's and its reconnect's:\n%q", gets, calls)
 	}
+}
+
+// orphanOf starts demo's forward with a daemon that will not notice for an
+// hour that it is orphaned (as one from an older nemoclaw never would),
+// then deletes its record: a daemon of ours that only its process shows.
+func orphanOf(t *testing.T, e *forwardEnv) portforward.State {
+	t.Helper()
+	e.env["NEMOCLAW_FORWARD_RECORD_CHECK"] = "1h"
+	if code, out, errOut := e.run("demo", "forward", "start"); code != 0 {
+		t.Fatalf("start: %d\n%s%s", code, out, errOut)
+	}
+	st := e.state("demo", e.port)
+	if err := os.Remove(portforward.PathsFor(e.forwardsDir(), "demo", e.port).State); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// `forward list` finds our daemons by process as well as by record, and
+// `forward stop|start` end an orphan of ours; processes that are not our
+// daemons are neither listed nor signalled.
+func TestForwardOrphans(t *testing.T) {
+	t.Parallel()
+	testenv.RequireRoot(t)
+	testenv.RequireBinary(t, sshdtest.SSHD)
+	bin := buildNemoclaw(t)
+
+	t.Run("ListShowsItAndStopEndsIt", func(t *testing.T) {
+		t.Parallel()
+		e := newForwardEnv(t, bin)
+		st := orphanOf(t, e)
+		code, out, errOut := e.run("forward", "list", "--json")
+		var list []map[string]any
+		if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) != 1 ||
+			list[0]["state"] != "orphan" || list[0]["pid"] != float64(st.PID) || list[0]["id"] != st.ID ||
+			list[0]["sandbox"] != "demo" || list[0]["port"] != float64(e.port) {
+			t.Fatalf("forward list --json with an orphan: exit %d\n%s%s", code, out, errOut)
+		}
+		if _, human, _ := e.run("forward", "list"); !strings.Contains(human, "orphan") || !strings.Contains(human, fmt.Sprintf("pid %d", st.PID)) {
+			t.Errorf("forward list does not show the orphan:\n%s", human)
+		}
+		// status: ours but unrecorded is not healthy, and carries no URL.
+		if code, m := e.runJSON("demo", "forward", "status"); code != exitcode.Forward || m["state"] != "orphan" || m["url"] != nil {
+			t.Errorf("status of an orphan: exit %d, %v", code, m)
+		}
+		code, m := e.runJSON("demo", "forward", "stop")
+		if code != 0 || m["action"] != "stopped" || m["pid"] != float64(st.PID) {
+			t.Fatalf("stop of an orphan: exit %d, %v", code, m)
+		}
+		waitGone(t, st.PID)
+		portReleased(t, bin, e.port)
+		if code, out, _ := e.run("forward", "list"); code != 0 || !strings.Contains(out, "No forwards recorded") {
+			t.Errorf("forward list after stopping the orphan: exit %d\n%s", code, out)
+		}
+	})
+
+	// ~/.nemoclaw deleted whole (registry, records, sockets, logs): list
+	// and stop still find the daemon by its process.
+	t.Run("NemoclawDirDeleted", func(t *testing.T) {
+		t.Parallel()
+		e := newForwardEnv(t, bin)
+		st := orphanOf(t, e)
+		if err := os.RemoveAll(filepath.Join(e.home, ".nemoclaw")); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := e.run("forward", "list", "--json")
+		var list []map[string]any
+		if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) != 1 || list[0]["state"] != "orphan" || list[0]["pid"] != float64(st.PID) {
+			t.Fatalf("forward list with ~/.nemoclaw deleted: exit %d\n%s%s", code, out, errOut)
+		}
+		if code, m := e.runJSON("demo", "forward", "stop"); code != 0 || m["action"] != "stopped" || m["pid"] != float64(st.PID) {
+			t.Fatalf("stop with ~/.nemoclaw deleted: exit %d, %v", code, m)
+		}
+		waitGone(t, st.PID)
+		portReleased(t, bin, e.port)
+	})
+
+	// start finds the orphan holding the port, ends it, and starts ours.
+	t.Run("StartReplacesIt", func(t *testing.T) {
+		t.Parallel()
+		e := newForwardEnv(t, bin)
+		st := orphanOf(t, e)
+		code, m := e.runJSON("demo", "forward", "start")
+		if code != 0 || m["action"] != "replaced" || m["state"] != "healthy" || m["pid"] == float64(st.PID) {
+			t.Fatalf("start over an orphan: exit %d, %v", code, m)
+		}
+		waitGone(t, st.PID)
+		mustReach(t, e.port)
+	})
+
+	// The sandbox is gone from the registry as well as the record: stop
+	// still finds the daemon by its process.
+	t.Run("UnregisteredSandboxOrphanIsStopped", func(t *testing.T) {
+		t.Parallel()
+		e := newForwardEnv(t, bin)
+		st := orphanOf(t, e)
+		reg := filepath.Join(e.home, ".nemoclaw", "sandboxes.json")
+		if err := os.WriteFile(reg, []byte(`{"sandboxes": {}, "defaultSandbox": null}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if code, m := e.runJSON("demo", "forward", "stop"); code != 0 || m["action"] != "stopped" || m["pid"] != float64(st.PID) {
+			t.Fatalf("stop of an unregistered sandbox's orphan: exit %d, %v", code, m)
+		}
+		waitGone(t, st.PID)
+		portReleased(t, bin, e.port)
+	})
+
+	// A process that is not a forward daemon holds the port, and another
+	// carries our daemon's words in its argv: `forward list` shows neither
+	// as ours, `forward stop` signals neither, `forward start` stops with 4.
+	t.Run("NonDaemonsAreNeverSignalled", func(t *testing.T) {
+		t.Parallel()
+		socat := testenv.RequireBinary(t, "socat")
+		e := newForwardEnv(t, bin)
+		p := strconv.Itoa(e.port)
+		squatter := exec.Command(socat, "TCP-LISTEN:"+p+",bind=127.0.0.1,reuseaddr,fork", "SYSTEM:echo foreign")
+		// sh running a script named forward-daemon, with argv[0] set to our
+		// binary: /proc shows exactly our daemon's command line.
+		scripts := t.TempDir()
+		if err := os.WriteFile(filepath.Join(scripts, "forward-daemon"), []byte("sleep 300; :\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		lookalike := &exec.Cmd{Path: "/bin/sh", Dir: scripts, Args: []string{bin, "forward-daemon", "--sandbox", "demo",
+			"--port", p, "--id", "lookalike", "--forwards-dir", e.forwardsDir()}}
+		for _, c := range []*exec.Cmd{squatter, lookalike} {
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+		}
+		waitListening(t, e.port)
+		if args, _ := portforward.ProcessArgs(lookalike.Process.Pid); len(args) < 2 || args[0] != bin || args[1] != "forward-daemon" {
+			t.Fatalf("the lookalike's command line is %q, not our daemon's", args)
+		}
+
+		code, out, errOut := e.run("forward", "list", "--json")
+		if code != 0 || strings.TrimSpace(out) != "[]" {
+			t.Errorf("forward list shows a process that is not ours: exit %d\n%s%s", code, out, errOut)
+		}
+		if code, m := e.runJSON("demo", "forward", "stop"); code != 0 || m["action"] != "none" {
+			t.Errorf("stop with a foreign listener: exit %d, %v", code, m)
+		}
+		if code, m := e.runJSON("demo", "forward", "start"); code != exitcode.Forward || m["state"] != "foreign" {
+			t.Errorf("start with a foreign listener: exit %d, %v", code, m)
+		}
+		for _, c := range []*exec.Cmd{squatter, lookalike} {
+			if !alive(c.Process.Pid) {
+				t.Errorf("%v was signalled", c.Args)
+			}
+		}
+	})
 }
