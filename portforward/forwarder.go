@@ -31,6 +31,8 @@ type Upstream interface {
 
 // Connector opens a fresh Upstream. Every call must make a new connection:
 // for SSH that is a new handshake, so a reconnect re-verifies the host key.
+// An error that says the sandbox is gone for good ends the forward instead
+// of being retried (see finalConnectError).
 type Connector func(ctx context.Context) (Upstream, error)
 
 // Config is what a Forwarder needs.
@@ -127,19 +129,20 @@ func (f *Forwarder) Counters() Counters {
 	}
 }
 
-// Run supervises the upstream and serves the listener until ctx ends. It
-// then closes the listener, the upstream and every forwarded connection,
-// and returns ctx's error. An accept failure other than the listener being
-// closed is returned at once.
+// Run supervises the upstream and serves the listener until ctx ends, or
+// until a reconnect fails for good (see finalConnectError). It then closes
+// the listener, the upstream and every forwarded connection, and returns
+// ctx's cause, or that final Connect error. An accept failure other than
+// the listener being closed is returned at once.
 func (f *Forwarder) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 
 	var sup sync.WaitGroup
 	sup.Add(1)
 	go func() {
 		defer sup.Done()
-		f.supervise(ctx)
+		f.supervise(ctx, cancel)
 	}()
 
 	// Connections in flight are tracked so that Run returns only after all
@@ -193,7 +196,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			mu.Unlock()
 		}()
 	}
-	cancel()
+	cancel(nil)
 	f.cfg.Listener.Close()
 	mu.Lock()
 	for c := range open {
@@ -205,7 +208,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	if acceptErr != nil {
 		return acceptErr
 	}
-	return ctx.Err()
+	return context.Cause(ctx)
 }
 
 // serve carries one accepted client. track registers the upstream side so
@@ -355,14 +358,31 @@ func (f *Forwarder) clearUp() {
 	f.mu.Unlock()
 }
 
+// finalConnectError reports a Connect error after which reconnecting
+// cannot help, so the forward ends instead of retrying forever:
+//   - the sandbox no longer exists: the error (or one it wraps) has a
+//     SandboxMissing() bool method that returns true, as sandboxexec's
+//     *SandboxMissingError does for OpenShell's NotFound. A method rather
+//     than the type, so that portforward does not import sandboxexec
+//     (and sandboxexec knows nothing of forwards);
+//   - *RetiredError: the daemon's connector found that its state record
+//     no longer names it.
+func finalConnectError(err error) bool {
+	var gone interface{ SandboxMissing() bool }
+	var retired *RetiredError
+	return errors.As(err, &gone) && gone.SandboxMissing() || errors.As(err, &retired)
+}
+
 type doner interface{ Done() <-chan struct{} }
 type errer interface{ Err() error }
 
 // supervise keeps one upstream alive: it waits for the current one to die
 // (Done, or a Dial failure that is not a remote refusal), then reconnects
 // following the Backoff until ctx ends. The listener is untouched the whole
-// time, so the port stays ours while the sandbox is away.
-func (f *Forwarder) supervise(ctx context.Context) {
+// time, so the port stays ours while the sandbox is away. A Connect error
+// after which reconnecting cannot help (finalConnectError) ends the
+// forward: stop cancels Run with it.
+func (f *Forwarder) supervise(ctx context.Context, stop context.CancelCauseFunc) {
 	up := f.cfg.Initial
 	attempt := 0
 	everConnected := up != nil
@@ -382,6 +402,11 @@ func (f *Forwarder) supervise(ctx context.Context) {
 			c, err := f.cfg.Connect(ctx)
 			if err != nil {
 				if ctx.Err() != nil {
+					return
+				}
+				if finalConnectError(err) {
+					f.recordErr(fmt.Errorf("reconnecting (attempt %d), giving up: %w", attempt, err))
+					stop(err)
 					return
 				}
 				// A sandbox that stays away would fill the log with one
