@@ -210,7 +210,29 @@ func (inv *Invocation) ensureForward(ctx context.Context, name string, sb *regis
 	defer lock.Unlock()
 
 	r, st, haveState := inv.inspectForward(ctx, name, port, true)
+	if r.State == recovery.ForwardForeign && isOpenShell(sb) {
+		own := inv.inspectWithOpenShell(ctx, name, sb, port, true)
+		if own.State == recovery.ForwardHealthy {
+			own.Action = "kept"
+			return own, nil
+		}
+		if own.Detail != r.Detail {
+			// OpenShell's forward of another sandbox, or one that does
+			// not answer: say so, and leave it.
+			return own, withCode(exitcode.Forward, errors.New(own.Detail),
+				fmt.Sprintf("'openshell forward list' shows it; stop it there, or give sandbox '%s' another dashboardPort", name))
+		}
+	}
 	action := "started"
+	if r.State != recovery.ForwardHealthy {
+		stopped, err := inv.stopDeadOpenShellForward(ctx, name, sb, port)
+		if err != nil {
+			return r, err
+		}
+		if stopped {
+			action = "replaced"
+		}
+	}
 	switch r.State {
 	case "healthy":
 		r.Action = "kept"
@@ -402,8 +424,8 @@ func (inv *Invocation) forwardSandboxCommand() *cli.Command {
 				Name:  "status",
 				Usage: "show whether the forward is ours and healthy",
 				Flags: flags(),
-				Action: action(func(c *cli.Context, name string, _ *registry.Sandbox, port int) error {
-					r, _, _ := inv.inspectForward(c.Context, name, port, true)
+				Action: action(func(c *cli.Context, name string, sb *registry.Sandbox, port int) error {
+					r := inv.inspectWithOpenShell(c.Context, name, sb, port, true)
 					var err error
 					if r.State != "healthy" {
 						err = silentError{exitcode.Forward}

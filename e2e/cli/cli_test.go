@@ -8,9 +8,9 @@ package cli
 
 import (
 	"bytes"
-	"flag"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -27,6 +27,7 @@ import (
 
 	"github.com/nemoclaw/nemoclaw-go/e2e/lab"
 	"github.com/nemoclaw/nemoclaw-go/host/recovery"
+	"github.com/nemoclaw/nemoclaw-go/host/registry"
 	"github.com/nemoclaw/nemoclaw-go/internal/statefs"
 	"github.com/nemoclaw/nemoclaw-go/internal/testenv"
 	"github.com/nemoclaw/nemoclaw-go/portforward"
@@ -114,13 +115,14 @@ func TestScenarios(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"freeport":  cmdFreeport,
-			"gwpid":     cmdGatewayPID,
-			"daemonpid": cmdDaemonPID,
-			"jsonout":   func(ts *testscript.TestScript, neg bool, args []string) { cmdJSONOut(ts, neg, args, schema) },
-			"waitlock":  cmdWaitLock,
-			"snapshot":  cmdSnapshot,
-			"alive":     cmdAlive,
+			"freeport":     cmdFreeport,
+			"gwpid":        cmdGatewayPID,
+			"daemonpid":    cmdDaemonPID,
+			"jsonout":      func(ts *testscript.TestScript, neg bool, args []string) { cmdJSONOut(ts, neg, args, schema) },
+			"waitlock":     cmdWaitLock,
+			"snapshot":     cmdSnapshot,
+			"alive":        cmdAlive,
+			"openshellize": cmdOpenShellize,
 		},
 	})
 }
@@ -377,4 +379,21 @@ func cmdSnapshot(ts *testscript.TestScript, neg bool, args []string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## /tmp\n%s\n## processes\n%s\n## host\n%s\n", tmp, strings.Join(pl, "\n"), strings.Join(host, "\n"))
 	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(b.String()), 0o600))
+}
+
+// openshellize SANDBOX GATEWAY makes a lab sandbox's registry entry what
+// NemoClaw writes for an OpenShell sandbox: no transport object (OpenShell
+// is the default) and the OpenShell gateway's name.
+func cmdOpenShellize(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: openshellize SANDBOX GATEWAY")
+	}
+	ts.Check(registry.Update(registry.DefaultPath(ts.Getenv("HOME")), func(r *registry.Registry) error {
+		sb, ok := r.Sandboxes[args[0]]
+		if !ok {
+			return fmt.Errorf("no sandbox %s", args[0])
+		}
+		sb.Transport, sb.GatewayName = nil, args[1]
+		return nil
+	}))
 }
