@@ -120,4 +120,3 @@ echo $(( (t1 - t0) / 1000 ))`
 	b.ReportMetric(msOf(median(coldT)), "cold-start-ms")
 	b.ReportMetric(msOf(median(overhead)), "overhead-ms")
 }
-
