@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"os"
@@ -141,4 +142,81 @@ func processesWith(parts ...string) []int {
 		}
 	}
 	return pids
+}
+
+// Ctrl-C during recover --all: the run in flight stops (130), the ones not
+// started never start, and the exit code is 130.
+func TestInterruptRecoverAll(t *testing.T) {
+	requireLab(t)
+	t.Parallel()
+	a, env := labT(t, "siga", lab.Options{})
+	// A second sandbox in the same HOME and lab dir.
+	o := a.Options
+	o.Name = "sigb"
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Port = l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // hang protection
+	defer cancel()
+	b, err := lab.Up(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Down()
+	for _, s := range []*lab.Sandbox{a, b} {
+		if err := s.KillGateway(ctx, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(filepath.Join(binDir, "nemoclaw"), "recover", "--all", "--parallel", "1", "--settle", "30s", "--json")
+	cmd.Env = env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The first sandbox (siga, by name) is being recovered once its
+	// gateway runs again; the second has not started.
+	for {
+		gw, err := a.GatewayProcesses()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(gw) > 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("recover --all never launched the first gateway:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("recover --all after SIGINT: %v, want 130\n%s", err, out.String())
+	}
+	var rep struct {
+		ExitCode int `json:"exitCode"`
+		Runs     []struct {
+			Sandbox  string `json:"sandbox"`
+			ExitCode int    `json:"exitCode"`
+			Error    string `json:"error"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || len(rep.Runs) != 2 {
+		t.Fatalf("not one report with two runs: %v\n%s", err, out.String())
+	}
+	if rep.Runs[1].Sandbox != "sigb" || rep.Runs[1].ExitCode != 130 || !strings.Contains(rep.Runs[1].Error, "not started") {
+		t.Errorf("the second sandbox: %+v, want not started (130)", rep.Runs[1])
+	}
+	if gw, _ := b.GatewayProcesses(); len(gw) > 0 {
+		t.Errorf("the sandbox that never started was recovered anyway: %v", gw)
+	}
+	if pids := processesWith("forward-daemon", "--sandbox sigb "); len(pids) > 0 {
+		t.Errorf("a forward daemon was started for the sandbox never recovered: %v", pids)
+	}
 }
