@@ -71,6 +71,7 @@ func RunDaemon(ctx context.Context, cfg DaemonConfig) error {
 		return err
 	}
 	defer cfg.Listener.Close()
+	tuneRuntime(os.Getenv)
 
 	timeout := cfg.ConnectTimeout
 	if timeout == 0 {
@@ -84,12 +85,15 @@ func RunDaemon(ctx context.Context, cfg DaemonConfig) error {
 	}
 	logf("connected to sandbox %s; forwarding %s -> %s", cfg.Sandbox, cfg.Listener.Addr(), cfg.Remote)
 
-	fw := New(Config{
+	var fw *Forwarder
+	mem := &memoryReleaser{busy: func() bool { return fw.active.Load() > 0 }}
+	fw = New(Config{
 		Listener: cfg.Listener,
 		Remote:   cfg.Remote,
 		Connect:  cfg.Connect,
 		Initial:  first,
 		Logf:     logf,
+		Idle:     mem.idle,
 	})
 	started := time.Now().UTC()
 	pid := os.Getpid()

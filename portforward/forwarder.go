@@ -57,6 +57,9 @@ type Config struct {
 	// Logf records supervision events (connects, drops, errors); nil
 	// discards them.
 	Logf func(format string, args ...any)
+	// Idle, when set, is called each time the last open client
+	// connection closes.
+	Idle func()
 }
 
 // Forwarder accepts on a loopback listener and carries each connection to
@@ -216,7 +219,11 @@ func (f *Forwarder) serve(ctx context.Context, c net.Conn, track func(net.Conn) 
 	defer c.Close()
 	f.active.Add(1)
 	f.total.Add(1)
-	defer f.active.Add(-1)
+	defer func() {
+		if f.active.Add(-1) == 0 && f.cfg.Idle != nil {
+			f.cfg.Idle()
+		}
+	}()
 
 	// Two tries: a Dial that fails because the upstream just died is
 	// retried once on the replacement instead of dropping the client.
