@@ -90,6 +90,9 @@ func DialSSH(ctx context.Context, t SSHTarget, opts SSHOptions) (*SSHTransport, 
 	} else {
 		var d net.Dialer
 		conn, err = d.DialContext(dctx, "tcp", net.JoinHostPort(cfg.HostName, strconv.Itoa(cfg.Port)))
+		if err == nil {
+			conn = withQuickAck(conn)
+		}
 	}
 	if err != nil {
 		if ctx.Err() != nil {
