@@ -15,6 +15,12 @@ import (
 	"time"
 )
 
+// spareTTL is how long the daemon keeps a warm spare channel unused
+// (Config.Spare): long enough for the next request of a page load or a
+// click, well under the idle timeouts of HTTP servers for a connection
+// that has not sent a request (Node 60 s, nginx 60 s, Apache 20 s).
+const spareTTL = 2 * time.Second
+
 // readyMessage is the one line a daemon writes on its ready pipe: either
 // it serves (pid), or why it could not (error, and the exit code the
 // starter should use).
@@ -94,6 +100,7 @@ func RunDaemon(ctx context.Context, cfg DaemonConfig) error {
 		Initial:  first,
 		Logf:     logf,
 		Idle:     mem.idle,
+		Spare:    spareTTL,
 	})
 	started := time.Now().UTC()
 	pid := os.Getpid()

@@ -60,6 +60,11 @@ type Config struct {
 	// Idle, when set, is called each time the last open client
 	// connection closes.
 	Idle func()
+	// Spare, when positive, keeps one channel to Remote open ahead of
+	// demand after the last client connection closes, for at most this
+	// long, and gives it to the next client (spare.go). Zero: every
+	// client dials.
+	Spare time.Duration
 }
 
 // Forwarder accepts on a loopback listener and carries each connection to
@@ -82,6 +87,10 @@ type Forwarder struct {
 	total      atomic.Int64
 	reconnects atomic.Int64
 	conns      sync.WaitGroup
+
+	spareMu  sync.Mutex
+	spare    *spare // nil, opening, or open and unused
+	stopping bool   // Run is closing: no new spares
 }
 
 // New returns a Forwarder; nothing happens until Run.
@@ -200,6 +209,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	}
 	cancel()
 	f.cfg.Listener.Close()
+	f.stopSpares()
 	mu.Lock()
 	for c := range open {
 		c.Close()
@@ -219,8 +229,16 @@ func (f *Forwarder) serve(ctx context.Context, c net.Conn, track func(net.Conn) 
 	defer c.Close()
 	f.active.Add(1)
 	f.total.Add(1)
+	served := false
 	defer func() {
-		if f.active.Add(-1) == 0 && f.cfg.Idle != nil {
+		if f.active.Add(-1) != 0 {
+			return
+		}
+		if served {
+			// Not after a failed dial: the gateway is likely down.
+			f.openSpare(ctx)
+		}
+		if f.cfg.Idle != nil {
 			f.cfg.Idle()
 		}
 	}()
@@ -234,9 +252,12 @@ func (f *Forwarder) serve(ctx context.Context, c net.Conn, track func(net.Conn) 
 			f.cfg.Logf("client %s: no upstream: %v", c.RemoteAddr(), err)
 			return
 		}
-		dctx, cancel := context.WithTimeout(ctx, f.cfg.DialTimeout)
-		rc, err := up.Dial(dctx, "tcp", f.cfg.Remote)
-		cancel()
+		rc := f.takeSpare(ctx, up)
+		if rc == nil {
+			dctx, cancel := context.WithTimeout(ctx, f.cfg.DialTimeout)
+			rc, err = up.Dial(dctx, "tcp", f.cfg.Remote)
+			cancel()
+		}
 		if err != nil {
 			f.recordErr(fmt.Errorf("dialing %s in the sandbox: %w", f.cfg.Remote, err))
 			if !f.upstreamLost(up, err) {
@@ -247,6 +268,7 @@ func (f *Forwarder) serve(ctx context.Context, c net.Conn, track func(net.Conn) 
 			dead = up
 			continue
 		}
+		served = true
 		untrack := track(rc)
 		if err := Pipe(c, rc); err != nil {
 			f.cfg.Logf("client %s: %v", c.RemoteAddr(), err)
