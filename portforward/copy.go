@@ -62,9 +62,11 @@ func Pipe(a, b net.Conn) error {
 		// No half-close available: closing is the only way to signal EOF.
 		dst.Close()
 	}
+	// One direction runs on the caller's goroutine: a goroutine fewer to
+	// start (and grow a stack for) per connection.
 	wg.Add(2)
 	go one(b, a)
-	go one(a, b)
+	one(a, b)
 	wg.Wait()
 	a.Close()
 	b.Close()

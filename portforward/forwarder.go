@@ -310,6 +310,12 @@ func refusedInSandbox(err error) bool {
 // waitUpstream returns the current upstream, other than dead, waiting up
 // to WaitUpstream for one while reconnecting.
 func (f *Forwarder) waitUpstream(ctx context.Context, dead Upstream) (Upstream, error) {
+	f.mu.Lock()
+	up := f.up
+	f.mu.Unlock()
+	if up != nil && up != dead {
+		return up, nil // the usual case, without a timer
+	}
 	timer := time.NewTimer(f.cfg.WaitUpstream)
 	defer timer.Stop()
 	for {
