@@ -229,16 +229,8 @@ func (f *Forwarder) serve(ctx context.Context, c net.Conn, track func(net.Conn) 
 	defer c.Close()
 	f.active.Add(1)
 	f.total.Add(1)
-	served := false
 	defer func() {
-		if f.active.Add(-1) != 0 {
-			return
-		}
-		if served {
-			// Not after a failed dial: the gateway is likely down.
-			f.openSpare(ctx)
-		}
-		if f.cfg.Idle != nil {
+		if f.active.Add(-1) == 0 && f.cfg.Idle != nil {
 			f.cfg.Idle()
 		}
 	}()
@@ -268,8 +260,10 @@ func (f *Forwarder) serve(ctx context.Context, c net.Conn, track func(net.Conn) 
 			dead = up
 			continue
 		}
-		served = true
 		untrack := track(rc)
+		if f.cfg.Spare > 0 {
+			rc = &replenishing{Conn: rc, replenish: func() { f.openSpare(ctx) }}
+		}
 		if err := Pipe(c, rc); err != nil {
 			f.cfg.Logf("client %s: %v", c.RemoteAddr(), err)
 		}

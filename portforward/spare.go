@@ -6,23 +6,27 @@ import (
 	"time"
 )
 
-// A warm spare: one channel to Remote opened ahead of demand when the
-// forward falls idle, handed to the next client so that it does not wait
-// for a channel open (a round trip through sshd and its connect to the
-// gateway: a third of a small request's latency through the forward).
+// A warm spare: one channel to Remote opened ahead of demand and handed to
+// the next client, so that it does not wait for a channel open (a round
+// trip through sshd and its connect to the gateway: about half of a small
+// request's time in the forward, by the daemon's blocking profile).
 //
-// What the gateway sees: one extra TCP connection, opened after the last
-// client connection closed, that carries nothing until a client takes it
+// When: once the first chunk of a client's response has been passed on
+// (or the server closed), the forward makes sure one spare exists. So its
+// open does not compete with that client's request, and a burst of
+// requests (a page load) keeps finding one. Long-lived connections (the
+// dashboard's WebSocket) neither block nor trigger it. A client that
+// arrives while the spare is still opening waits for it rather than
+// opening a second channel.
+//
+// What the gateway sees: one extra TCP connection, opened after a client's
+// response started, that carries nothing until the next client takes it,
 // and is closed unused after Config.Spare. A client never gets a spare
 // that has received anything (data or EOF) before it was taken: a server
 // that speaks first or closes idle connections (an HTTP 408) makes the
 // spare useless, and it is dropped and the client dials as before. Only a
 // server closing the idle connection in the instant the client takes it
 // would reach the client, as a closed connection.
-//
-// The spare is opened only when no client connection is open, so its open
-// never competes with a request in flight, and a client that arrives while
-// it is still opening waits for it rather than opening a second channel.
 
 // spare is one pre-opened channel. conn, first and timer are set before
 // ready is closed; taken is guarded by Forwarder.spareMu.
@@ -46,7 +50,8 @@ type firstRead struct {
 const spareReadSize = 4 << 10
 
 // openSpare opens a spare on the current upstream in the background,
-// unless there is one already, spares are off, or the forward stops.
+// unless there is one already (open or opening), spares are off, or the
+// forward stops.
 func (f *Forwarder) openSpare(ctx context.Context) {
 	if f.cfg.Spare <= 0 || ctx.Err() != nil {
 		return
@@ -64,8 +69,8 @@ func (f *Forwarder) openSpare(ctx context.Context) {
 	}
 	s := &spare{up: up, ready: make(chan struct{}), first: make(chan firstRead, 1)}
 	f.spare = s
-	// The caller is a serve goroutine still counted in f.conns, so Run
-	// cannot be past f.conns.Wait yet.
+	// Run sets stopping (under spareMu) before it waits for f.conns, so
+	// this Add happens before that Wait.
 	f.conns.Add(1)
 	f.spareMu.Unlock()
 	go f.runSpare(ctx, s)
@@ -213,4 +218,29 @@ func (p *primedConn) CloseWrite() error {
 		return cw.CloseWrite()
 	}
 	return p.Conn.Close()
+}
+
+// replenishing is a client's upstream connection that opens the next spare
+// when its second Read starts: the first chunk of the response has been
+// read and written on to the client by then, so the open does not delay
+// it. Read is called from one goroutine only.
+type replenishing struct {
+	net.Conn
+	reads     int
+	replenish func()
+}
+
+func (r *replenishing) Read(b []byte) (int, error) {
+	if r.reads++; r.reads == 2 {
+		r.replenish()
+	}
+	return r.Conn.Read(b)
+}
+
+// CloseWrite passes the half-close on.
+func (r *replenishing) CloseWrite() error {
+	if cw, ok := r.Conn.(closeWriter); ok {
+		return cw.CloseWrite()
+	}
+	return r.Conn.Close()
 }

@@ -17,6 +17,21 @@ import (
 type countingServer struct {
 	addr            string
 	accepted, ended atomic.Int64
+
+	mu    sync.Mutex
+	first map[int64]byte // accept number (from 1) -> first byte received
+}
+
+// carrier is the accept number of the connection whose first byte was b.
+func (s *countingServer) carrier(b byte) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for n, x := range s.first {
+		if x == b {
+			return n
+		}
+	}
+	return 0
 }
 
 func startCountingServer(t *testing.T, closeIdle time.Duration) *countingServer {
@@ -26,14 +41,14 @@ func startCountingServer(t *testing.T, closeIdle time.Duration) *countingServer 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	s := &countingServer{addr: l.Addr().String()}
+	s := &countingServer{addr: l.Addr().String(), first: map[int64]byte{}}
 	go func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
-			s.accepted.Add(1)
+			seq := s.accepted.Add(1)
 			go func() {
 				defer s.ended.Add(1)
 				defer c.Close()
@@ -46,6 +61,9 @@ func startCountingServer(t *testing.T, closeIdle time.Duration) *countingServer 
 					return
 				}
 				c.SetReadDeadline(time.Time{})
+				s.mu.Lock()
+				s.first[seq] = first[0]
+				s.mu.Unlock()
 				c.Write(first[:n])
 				io.Copy(c, c)
 			}()
@@ -72,36 +90,28 @@ func echoOnce(t *testing.T, addr, msg string) string {
 	return string(halfCloseRoundTrip(t, addr, []byte(msg)))
 }
 
-// TestForwardSpareServesNextClient: after a client, the forward opens one
-// channel ahead of demand, and the next client is carried on it (the
-// server sees no new connection for that client).
+// TestForwardSpareServesNextClient: once a client's response has started,
+// the forward opens one channel ahead of demand, and the next client is
+// carried on it: the server accepted that connection before the client
+// came. Each client leaves the next one a spare.
 func TestForwardSpareServesNextClient(t *testing.T) {
 	t.Parallel()
 	srv := startCountingServer(t, 0)
 	_, addr := startForwarder(t, Config{Remote: srv.addr, Connect: directConnector(), Initial: &directUpstream{},
 		Spare: hang})
-	if got := echoOnce(t, addr, "one"); got != "one" {
-		t.Fatalf("first client: %q", got)
-	}
-	waitFor(t, "the spare connection", func() bool { return srv.accepted.Load() == 2 })
-
-	c, err := net.DialTimeout("tcp", addr, hang)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(hang))
-	if _, err := c.Write([]byte("two")); err != nil {
-		t.Fatal(err)
-	}
-	got := make([]byte, 3)
-	if _, err := io.ReadFull(c, got); err != nil || string(got) != "two" {
-		t.Fatalf("second client: %q, %v", got, err)
-	}
-	// While the second client is open no spare is opened, so the count
-	// would be 3 had it dialled.
-	if n := srv.accepted.Load(); n != 2 {
-		t.Fatalf("server accepted %d connections, want 2 (the second client on the spare)", n)
+	for i, msg := range []string{"a", "b", "c"} {
+		before := srv.accepted.Load()
+		if got := echoOnce(t, addr, msg); got != msg {
+			t.Fatalf("client %d: %q", i+1, got)
+		}
+		n := srv.carrier(msg[0])
+		if i == 0 && n != 1 {
+			t.Fatalf("first client carried on connection %d, want 1 (no spare yet)", n)
+		}
+		if i > 0 && n > before {
+			t.Fatalf("client %d carried on connection %d, accepted after it came (%d before): it dialled instead of taking the spare", i+1, n, before)
+		}
+		waitFor(t, "the next spare", func() bool { return srv.accepted.Load() == int64(i)+2 })
 	}
 }
 
