@@ -92,7 +92,7 @@ func RunDaemon(ctx context.Context, cfg DaemonConfig) error {
 	logf("connected to sandbox %s; forwarding %s -> %s", cfg.Sandbox, cfg.Listener.Addr(), cfg.Remote)
 
 	var fw *Forwarder
-	mem := &memoryReleaser{busy: func() bool { return fw.active.Load() > 0 }}
+	mem := &memoryReleaser{busy: func() bool { return fw.Counters().ActiveConnections > 0 }}
 	fw = New(Config{
 		Listener: cfg.Listener,
 		Remote:   cfg.Remote,

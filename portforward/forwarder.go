@@ -61,9 +61,8 @@ type Config struct {
 	// connection closes.
 	Idle func()
 	// Spare, when positive, keeps one channel to Remote open ahead of
-	// demand after the last client connection closes, for at most this
-	// long, and gives it to the next client (spare.go). Zero: every
-	// client dials.
+	// demand for the next client, closed unused after this long
+	// (spare.go). Zero: every client dials.
 	Spare time.Duration
 }
 

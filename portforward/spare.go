@@ -28,8 +28,8 @@ import (
 // server closing the idle connection in the instant the client takes it
 // would reach the client, as a closed connection.
 
-// spare is one pre-opened channel. conn, first and timer are set before
-// ready is closed; taken is guarded by Forwarder.spareMu.
+// spare is one pre-opened channel. conn and timer are set before ready is
+// closed; taken is guarded by Forwarder.spareMu.
 type spare struct {
 	up    Upstream
 	ready chan struct{}
@@ -101,14 +101,20 @@ func (f *Forwarder) runSpare(ctx context.Context, s *spare) {
 	close(s.ready)
 
 	// The first read runs now, so that a spare the server writes to or
-	// closes is dropped before a client can get it.
+	// closes is dropped before a client can get it. Whether a client took
+	// it is decided in one critical section with taking it out of reach:
+	// a client that took it gets this read's result, and no client can
+	// take it once it is dropped.
 	buf := make([]byte, spareReadSize)
 	n, err := c.Read(buf)
 	f.spareMu.Lock()
 	taken := s.taken
+	if !taken && f.spare == s {
+		f.spare = nil
+	}
 	f.spareMu.Unlock()
 	if !taken {
-		f.dropSpare(s)
+		c.Close()
 		return
 	}
 	s.first <- firstRead{data: buf[:n], err: err}
