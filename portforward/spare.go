@@ -9,7 +9,7 @@ import (
 // A warm spare: one channel to Remote opened ahead of demand and handed to
 // the next client, so that it does not wait for a channel open (a round
 // trip through sshd and its connect to the gateway: about half of a small
-// request's time in the forward, by the daemon's blocking profile).
+// request's time in the forward, by the in-process blocking profile).
 //
 // When: once the first chunk of a client's response has been passed on
 // (or the server closed), the forward makes sure one spare exists. So its
