@@ -60,10 +60,11 @@ type Config struct {
 	// Idle, when set, is called each time the last open client
 	// connection closes.
 	Idle func()
-	// Spare, when positive, keeps one channel to Remote open ahead of
-	// demand for the next client, closed unused after this long
-	// (spare.go). Zero: every client dials.
-	Spare time.Duration
+	// Spares is how many channels to Remote are kept open ahead of demand
+	// for the next clients, each closed unused after SpareTTL (spare.go).
+	// Zero (or a zero SpareTTL): every client dials.
+	Spares   int
+	SpareTTL time.Duration
 }
 
 // Forwarder accepts on a loopback listener and carries each connection to
@@ -88,8 +89,8 @@ type Forwarder struct {
 	conns      sync.WaitGroup
 
 	spareMu  sync.Mutex
-	spare    *spare // nil, opening, or open and unused
-	stopping bool   // Run is closing: no new spares
+	spares   []*spare // opening, or open and unused; oldest first
+	stopping bool     // Run is closing: no new spares
 }
 
 // New returns a Forwarder; nothing happens until Run.
@@ -260,7 +261,7 @@ func (f *Forwarder) serve(ctx context.Context, c net.Conn, track func(net.Conn) 
 			continue
 		}
 		untrack := track(rc)
-		if f.cfg.Spare > 0 {
+		if f.cfg.Spares > 0 && f.cfg.SpareTTL > 0 {
 			rc = &replenishing{Conn: rc, replenish: func() { f.openSpare(ctx) }}
 		}
 		if err := Pipe(c, rc); err != nil {

@@ -6,22 +6,22 @@ import (
 	"time"
 )
 
-// A warm spare: one channel to Remote opened ahead of demand and handed to
-// the next client, so that it does not wait for a channel open (a round
+// Warm spares: channels to Remote opened ahead of demand and handed to
+// the next clients, so that they do not wait for a channel open (a round
 // trip through sshd and its connect to the gateway: about half of a small
 // request's time in the forward, by the in-process blocking profile).
 //
 // When: once the first chunk of a client's response has been passed on
-// (or the server closed), the forward makes sure one spare exists. So its
-// open does not compete with that client's request, and a burst of
-// requests (a page load) keeps finding one. Long-lived connections (the
-// dashboard's WebSocket) neither block nor trigger it. A client that
-// arrives while the spare is still opening waits for it rather than
-// opening a second channel.
+// (or the server closed), the forward tops the spares up to
+// Config.Spares. So their opens do not compete with that client's
+// request, and a burst of requests (a page load) keeps finding one.
+// Long-lived connections (the dashboard's WebSocket) neither block nor
+// trigger it. A client takes an open spare if there is one, else waits for
+// the one opening longest rather than opening another channel.
 //
-// What the gateway sees: one extra TCP connection, opened after a client's
-// response started, that carries nothing until the next client takes it,
-// and is closed unused after Config.Spare. A client never gets a spare
+// What the gateway sees: up to Config.Spares extra TCP connections, opened
+// after a client's response started, that carry nothing until a client
+// takes one, each closed unused after Config.SpareTTL. A client never gets a spare
 // that has received anything (data or EOF) before it was taken: a server
 // that speaks first or closes idle connections (an HTTP 408) makes the
 // spare useless, and it is dropped and the client dials as before. Only a
@@ -49,11 +49,11 @@ type firstRead struct {
 // loop's buffers.
 const spareReadSize = 4 << 10
 
-// openSpare opens a spare on the current upstream in the background,
-// unless there is one already (open or opening), spares are off, or the
-// forward stops.
+// openSpare opens spares on the current upstream in the background until
+// Config.Spares are open or opening, unless spares are off or the forward
+// stops.
 func (f *Forwarder) openSpare(ctx context.Context) {
-	if f.cfg.Spare <= 0 || ctx.Err() != nil {
+	if f.cfg.Spares <= 0 || f.cfg.SpareTTL <= 0 || ctx.Err() != nil {
 		return
 	}
 	f.mu.Lock()
@@ -63,17 +63,29 @@ func (f *Forwarder) openSpare(ctx context.Context) {
 		return
 	}
 	f.spareMu.Lock()
-	if f.spare != nil || f.stopping {
-		f.spareMu.Unlock()
-		return
+	var opened []*spare
+	for !f.stopping && len(f.spares) < f.cfg.Spares {
+		s := &spare{up: up, ready: make(chan struct{}), first: make(chan firstRead, 1)}
+		f.spares = append(f.spares, s)
+		opened = append(opened, s)
+		// Run sets stopping (under spareMu) before it waits for f.conns,
+		// so this Add happens before that Wait.
+		f.conns.Add(1)
 	}
-	s := &spare{up: up, ready: make(chan struct{}), first: make(chan firstRead, 1)}
-	f.spare = s
-	// Run sets stopping (under spareMu) before it waits for f.conns, so
-	// this Add happens before that Wait.
-	f.conns.Add(1)
 	f.spareMu.Unlock()
-	go f.runSpare(ctx, s)
+	for _, s := range opened {
+		go f.runSpare(ctx, s)
+	}
+}
+
+// removeSpare takes s out of reach of clients; the caller holds spareMu.
+func (f *Forwarder) removeSpare(s *spare) {
+	for i, x := range f.spares {
+		if x == s {
+			f.spares = append(f.spares[:i], f.spares[i+1:]...)
+			return
+		}
+	}
 }
 
 func (f *Forwarder) runSpare(ctx context.Context, s *spare) {
@@ -88,15 +100,13 @@ func (f *Forwarder) runSpare(ctx context.Context, s *spare) {
 		if c != nil {
 			c.Close()
 		}
-		if f.spare == s {
-			f.spare = nil
-		}
+		f.removeSpare(s)
 		f.spareMu.Unlock()
 		close(s.ready)
 		return
 	}
 	s.conn = c
-	s.timer = time.AfterFunc(f.cfg.Spare, func() { f.dropSpare(s) })
+	s.timer = time.AfterFunc(f.cfg.SpareTTL, func() { f.dropSpare(s) })
 	f.spareMu.Unlock()
 	close(s.ready)
 
@@ -109,8 +119,8 @@ func (f *Forwarder) runSpare(ctx context.Context, s *spare) {
 	n, err := c.Read(buf)
 	f.spareMu.Lock()
 	taken := s.taken
-	if !taken && f.spare == s {
-		f.spare = nil
+	if !taken {
+		f.removeSpare(s)
 	}
 	f.spareMu.Unlock()
 	if !taken {
@@ -127,22 +137,34 @@ func (f *Forwarder) dropSpare(s *spare) {
 		f.spareMu.Unlock()
 		return
 	}
-	if f.spare == s {
-		f.spare = nil
-	}
+	f.removeSpare(s)
 	f.spareMu.Unlock()
 	s.conn.Close()
 }
 
-// takeSpare returns the spare as a client's upstream connection if it is
-// open on up and has received nothing, waiting for it while it is still
-// opening; otherwise nil, and the client dials.
+// takeSpare returns a spare as a client's upstream connection: an open
+// one if there is one, else the one opening longest, waited for. Nil, and
+// the client dials, when there is none, its open failed, or it was opened
+// on another upstream than up.
 func (f *Forwarder) takeSpare(ctx context.Context, up Upstream) net.Conn {
 	f.spareMu.Lock()
-	s := f.spare
-	f.spare = nil
+	var s *spare
+	for _, x := range f.spares {
+		select {
+		case <-x.ready:
+			s = x // open: a failed one has left the list already
+		default:
+		}
+		if s != nil {
+			break
+		}
+	}
+	if s == nil && len(f.spares) > 0 {
+		s = f.spares[0]
+	}
 	if s != nil {
 		s.taken = true
+		f.removeSpare(s)
 	}
 	f.spareMu.Unlock()
 	if s == nil {
@@ -171,22 +193,21 @@ func (f *Forwarder) takeSpare(ctx context.Context, up Upstream) net.Conn {
 	return &primedConn{Conn: s.conn, first: s.first}
 }
 
-// stopSpares closes the spare and prevents new ones; Run calls it on its
+// stopSpares closes the spares and prevents new ones; Run calls it on its
 // way out.
 func (f *Forwarder) stopSpares() {
 	f.spareMu.Lock()
 	f.stopping = true
-	s := f.spare
-	f.spare = nil
+	spares := f.spares
+	f.spares = nil
 	f.spareMu.Unlock()
-	if s == nil {
-		return
-	}
 	// Run has cancelled the context, so an open in progress ends soon; a
 	// channel that opened is closed here, which also ends its first read.
-	<-s.ready
-	if s.conn != nil {
-		s.conn.Close()
+	for _, s := range spares {
+		<-s.ready
+		if s.conn != nil {
+			s.conn.Close()
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package portforward
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -91,27 +92,35 @@ func echoOnce(t *testing.T, addr, msg string) string {
 }
 
 // TestForwardSpareServesNextClient: once a client's response has started,
-// the forward opens one channel ahead of demand, and the next client is
-// carried on it: the server accepted that connection before the client
-// came. Each client leaves the next one a spare.
+// the forward opens channels ahead of demand up to Spares, and the next
+// client is carried on one: the server accepted that connection before the
+// client came. Each client leaves the spares topped up again.
 func TestForwardSpareServesNextClient(t *testing.T) {
 	t.Parallel()
-	srv := startCountingServer(t, 0)
-	_, addr := startForwarder(t, Config{Remote: srv.addr, Connect: directConnector(), Initial: &directUpstream{},
-		Spare: hang})
-	for i, msg := range []string{"a", "b", "c"} {
-		before := srv.accepted.Load()
-		if got := echoOnce(t, addr, msg); got != msg {
-			t.Fatalf("client %d: %q", i+1, got)
-		}
-		n := srv.carrier(msg[0])
-		if i == 0 && n != 1 {
-			t.Fatalf("first client carried on connection %d, want 1 (no spare yet)", n)
-		}
-		if i > 0 && n > before {
-			t.Fatalf("client %d carried on connection %d, accepted after it came (%d before): it dialled instead of taking the spare", i+1, n, before)
-		}
-		waitFor(t, "the next spare", func() bool { return srv.accepted.Load() == int64(i)+2 })
+	for _, spares := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d spares", spares), func(t *testing.T) {
+			t.Parallel()
+			srv := startCountingServer(t, 0)
+			_, addr := startForwarder(t, Config{Remote: srv.addr, Connect: directConnector(), Initial: &directUpstream{},
+				Spares: spares, SpareTTL: hang})
+			for i, msg := range []string{"a", "b", "c", "d"} {
+				before := srv.accepted.Load()
+				if got := echoOnce(t, addr, msg); got != msg {
+					t.Fatalf("client %d: %q", i+1, got)
+				}
+				n := srv.carrier(msg[0])
+				if i == 0 && n != 1 {
+					t.Fatalf("first client carried on connection %d, want 1 (no spare yet)", n)
+				}
+				if i > 0 && n > before {
+					t.Fatalf("client %d carried on connection %d, accepted after it came (%d before): it dialled instead of taking a spare", i+1, n, before)
+				}
+				// The client's own connection, the spares, and one
+				// replacement per client after the first.
+				want := int64(1 + spares + i)
+				waitFor(t, "the spares", func() bool { return srv.accepted.Load() == want })
+			}
+		})
 	}
 }
 
@@ -122,7 +131,7 @@ func TestForwardSpareClosedByServerIsNotUsed(t *testing.T) {
 	t.Parallel()
 	srv := startCountingServer(t, 20*time.Millisecond)
 	fw, addr := startForwarder(t, Config{Remote: srv.addr, Connect: directConnector(), Initial: &directUpstream{},
-		Spare: hang})
+		Spares: 1, SpareTTL: hang})
 	if got := echoOnce(t, addr, "one"); got != "one" {
 		t.Fatalf("first client: %q", got)
 	}
@@ -134,20 +143,20 @@ func TestForwardSpareClosedByServerIsNotUsed(t *testing.T) {
 	waitFor(t, "the forward dropping it", func() bool {
 		fw.spareMu.Lock()
 		defer fw.spareMu.Unlock()
-		return fw.spare == nil
+		return len(fw.spares) == 0
 	})
 	if got := echoOnce(t, addr, "two"); got != "two" {
 		t.Fatalf("client after the spare was closed by the server: got %q, want the echo", got)
 	}
 }
 
-// TestForwardSpareExpires: an unused spare is closed after Config.Spare,
+// TestForwardSpareExpires: an unused spare is closed after Config.SpareTTL,
 // so an idle forward holds no connection to the gateway.
 func TestForwardSpareExpires(t *testing.T) {
 	t.Parallel()
 	srv := startCountingServer(t, 0)
 	_, addr := startForwarder(t, Config{Remote: srv.addr, Connect: directConnector(), Initial: &directUpstream{},
-		Spare: 50 * time.Millisecond})
+		Spares: 1, SpareTTL: 50 * time.Millisecond})
 	if got := echoOnce(t, addr, "one"); got != "one" {
 		t.Fatalf("first client: %q", got)
 	}
@@ -196,7 +205,7 @@ func TestForwardSpareDiesWithItsUpstream(t *testing.T) {
 		return &closingUpstream{directUpstream: directUpstream{done: make(chan struct{})}}, nil
 	}
 	first, _ := connect(context.Background())
-	fw, addr := startForwarder(t, Config{Remote: srv.addr, Connect: connect, Initial: first, Spare: hang,
+	fw, addr := startForwarder(t, Config{Remote: srv.addr, Connect: connect, Initial: first, Spares: 1, SpareTTL: hang,
 		Backoff: Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}})
 	if got := echoOnce(t, addr, "before"); got != "before" {
 		t.Fatalf("before: %q", got)

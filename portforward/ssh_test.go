@@ -34,7 +34,7 @@ func sshForwarder(t testing.TB, srv *sshdtest.Server, remote string) (*Forwarder
 		t.Fatalf("connecting to sshd: %v", err)
 	}
 	return startForwarder(t, Config{Remote: remote, Connect: sshConnector(srv), Initial: first, Logf: t.Logf,
-		Backoff: Backoff{Initial: 50 * time.Millisecond, Max: 1 * time.Second}, Spare: spareTTL})
+		Backoff: Backoff{Initial: 50 * time.Millisecond, Max: 1 * time.Second}, Spares: daemonSpares, SpareTTL: spareTTL})
 }
 
 // dashboardServer is the sandbox's dashboard stand-in: an HTTP server on
