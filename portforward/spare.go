@@ -14,19 +14,19 @@ import (
 // When: once the first chunk of a client's response has been passed on
 // (or the server closed), the forward tops the spares up to
 // Config.Spares. So their opens do not compete with that client's
-// request, and a burst of requests (a page load) keeps finding one.
-// Long-lived connections (the dashboard's WebSocket) neither block nor
-// trigger it. A client takes an open spare if there is one, else waits for
-// the one opening longest rather than opening another channel.
+// request, a burst of requests (a page load) keeps finding one, and a
+// long-lived connection (the dashboard's WebSocket) does not hold them
+// back. A client takes an open spare if there is one, else waits for the
+// one opening longest rather than opening another channel.
 //
 // What the gateway sees: up to Config.Spares extra TCP connections, opened
 // after a client's response started, that carry nothing until a client
-// takes one, each closed unused after Config.SpareTTL. A client never gets a spare
-// that has received anything (data or EOF) before it was taken: a server
-// that speaks first or closes idle connections (an HTTP 408) makes the
-// spare useless, and it is dropped and the client dials as before. Only a
-// server closing the idle connection in the instant the client takes it
-// would reach the client, as a closed connection.
+// takes one, each closed unused after Config.SpareTTL. A client never gets
+// a spare that has received anything (data or EOF) before it was taken: a
+// server that speaks first or closes idle connections (an HTTP 408) makes
+// the spare useless, and it is dropped and the client dials as before.
+// Only a server closing the idle connection in the instant the client
+// takes it would reach the client, as a closed connection.
 
 // spare is one pre-opened channel. conn and timer are set before ready is
 // closed; taken is guarded by Forwarder.spareMu.
