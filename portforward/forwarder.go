@@ -57,6 +57,14 @@ type Config struct {
 	// Logf records supervision events (connects, drops, errors); nil
 	// discards them.
 	Logf func(format string, args ...any)
+	// Idle, when set, is called each time the last open client
+	// connection closes.
+	Idle func()
+	// Spares is how many channels to Remote are kept open ahead of demand
+	// for the next clients, each closed unused after SpareTTL (spare.go).
+	// Zero (or a zero SpareTTL): every client dials.
+	Spares   int
+	SpareTTL time.Duration
 }
 
 // Forwarder accepts on a loopback listener and carries each connection to
@@ -79,6 +87,10 @@ type Forwarder struct {
 	total      atomic.Int64
 	reconnects atomic.Int64
 	conns      sync.WaitGroup
+
+	spareMu  sync.Mutex
+	spares   []*spare // opening, or open and unused; oldest first
+	stopping bool     // Run is closing: no new spares
 }
 
 // New returns a Forwarder; nothing happens until Run.
@@ -198,6 +210,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	}
 	cancel(nil)
 	f.cfg.Listener.Close()
+	f.stopSpares()
 	mu.Lock()
 	for c := range open {
 		c.Close()
@@ -217,7 +230,11 @@ func (f *Forwarder) serve(ctx context.Context, c net.Conn, track func(net.Conn) 
 	defer c.Close()
 	f.active.Add(1)
 	f.total.Add(1)
-	defer f.active.Add(-1)
+	defer func() {
+		if f.active.Add(-1) == 0 && f.cfg.Idle != nil {
+			f.cfg.Idle()
+		}
+	}()
 
 	// Two tries: a Dial that fails because the upstream just died is
 	// retried once on the replacement instead of dropping the client.
@@ -228,9 +245,12 @@ func (f *Forwarder) serve(ctx context.Context, c net.Conn, track func(net.Conn) 
 			f.cfg.Logf("client %s: no upstream: %v", c.RemoteAddr(), err)
 			return
 		}
-		dctx, cancel := context.WithTimeout(ctx, f.cfg.DialTimeout)
-		rc, err := up.Dial(dctx, "tcp", f.cfg.Remote)
-		cancel()
+		rc := f.takeSpare(ctx, up)
+		if rc == nil {
+			dctx, cancel := context.WithTimeout(ctx, f.cfg.DialTimeout)
+			rc, err = up.Dial(dctx, "tcp", f.cfg.Remote)
+			cancel()
+		}
 		if err != nil {
 			f.recordErr(fmt.Errorf("dialing %s in the sandbox: %w", f.cfg.Remote, err))
 			if !f.upstreamLost(up, err) {
@@ -242,6 +262,9 @@ func (f *Forwarder) serve(ctx context.Context, c net.Conn, track func(net.Conn) 
 			continue
 		}
 		untrack := track(rc)
+		if f.cfg.Spares > 0 && f.cfg.SpareTTL > 0 {
+			rc = &replenishing{Conn: rc, replenish: func() { f.openSpare(ctx) }}
+		}
 		if err := Pipe(c, rc); err != nil {
 			f.cfg.Logf("client %s: %v", c.RemoteAddr(), err)
 		}
@@ -282,6 +305,12 @@ func refusedInSandbox(err error) bool {
 // waitUpstream returns the current upstream, other than dead, waiting up
 // to WaitUpstream for one while reconnecting.
 func (f *Forwarder) waitUpstream(ctx context.Context, dead Upstream) (Upstream, error) {
+	f.mu.Lock()
+	up := f.up
+	f.mu.Unlock()
+	if up != nil && up != dead {
+		return up, nil // the usual case, without a timer
+	}
 	timer := time.NewTimer(f.cfg.WaitUpstream)
 	defer timer.Stop()
 	for {
