@@ -267,7 +267,7 @@ if command -v curl >/dev/null 2>&1; then
 if [ -n "${3-}" ]; then
 nc_ht_out=$(curl -sk --connect-timeout 3 --max-time "$2" -w '\n%{http_code}' -- "$1" 2>/dev/null)
 else
-nc_ht_out=$(curl --noproxy '*' -s --max-time "$2" -w '\n%{http_code}' -- "$1" 2>/dev/null)
+nc_ht_out=$(curl --noproxy '*' -so /dev/null --max-time "$2" -w '\n%{http_code}' -- "$1" 2>/dev/null)
 fi
 NC_HTTP_BODY=${nc_ht_out%"$NC_NL"*}
 nc_ht_out=${nc_ht_out##*"$NC_NL"}
