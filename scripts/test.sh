@@ -20,7 +20,7 @@ export PATH="/usr/local/go/bin:$PATH"
 check() {
 	local problems=()
 	[ "$(id -u)" -eq 0 ] || problems+=("not root: the tests start sshd in Linux namespaces, bind-mount and chown; run: sudo make test")
-	for b in sshd:openssh-server ssh:openssh-client dash:dash sh:dash shellcheck:shellcheck socat:socat nsenter:util-linux unshare:util-linux curl:curl; do
+	for b in sshd:openssh-server ssh:openssh-client dash:dash sh:dash shellcheck:shellcheck socat:socat nsenter:util-linux unshare:util-linux curl:curl python3:python3; do
 		cmd=${b%%:*} pkg=${b#*:}
 		[ -x "/usr/sbin/$cmd" ] || command -v "$cmd" >/dev/null 2>&1 || problems+=("$cmd not found: apt-get install $pkg (make deps does)")
 	done

@@ -554,7 +554,7 @@ return 1
 }
 nc_predicted_node_options() {
 if [ "$NC_PE_STATE" = trusted ]; then
-printf '%s %s' "${NODE_OPTIONS-}" "$(tr "\"'" '  ' <"$NC_PROXY_ENV" 2>/dev/null)"
+printf '%s %s' "${NODE_OPTIONS-}" "$(tr "\"'{}" '    ' <"$NC_PROXY_ENV" 2>/dev/null)"
 else
 printf '%s' "${NODE_OPTIONS-}"
 fi
