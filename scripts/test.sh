@@ -6,13 +6,17 @@
 # sh/dash, the lab's Node 24 and OpenClaw) FAIL the test that needs it,
 # never skip it, so a green run means everything ran.
 #
-# Two runs, started together because one is CPU bound and the other waits:
-#   race       go test -race over every package, except the whole-script
-#              namespace cases of the payload (TestNamespace*) and the lab
-#              (e2e/...), whose shell steps run under wall-clock budgets
-#   namespace  those, without -race (the race detector slows the Go side
-#              of their harnesses and says nothing about shell)
-# Their output is prefixed [race] / [ns]; the run fails if either fails.
+# Three runs, started together: one is CPU bound, the others mostly wait
+# on real processes (shells, sshd, gateways) under wall-clock budgets:
+#   race  go test -race over every package, except the whole-script
+#         namespace cases of the payload (TestNamespace*) and the lab-driven
+#         e2e packages
+#   ns    the payload's namespace cases, without -race (it slows the Go
+#         side of their harness and says nothing about shell)
+#   e2e   e2e/... (the lab, the operator's commands, the jobs); their
+#         binaries are built with -race themselves
+# The waiting runs use -parallel 8: their tests sleep, they do not compute.
+# Output is prefixed [race] / [ns] / [e2e]; the run fails if any fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -41,10 +45,13 @@ mapfile -t race_pkgs < <(go list ./... | grep -v '/e2e/')
 start=$SECONDS
 go test -race -count=1 -timeout "$timeout" -skip '^TestNamespace' "${race_pkgs[@]}" 2>&1 | sed -u 's/^/[race] /' &
 race=$!
-{ go test -count=1 -timeout "$timeout" -run '^TestNamespace' ./templates/ && go test -count=1 -timeout "$timeout" ./e2e/...; } 2>&1 | sed -u 's/^/[ns] /' &
+go test -count=1 -parallel 8 -timeout "$timeout" -run '^TestNamespace' ./templates/ 2>&1 | sed -u 's/^/[ns] /' &
 ns=$!
+go test -count=1 -parallel 8 -timeout "$timeout" ./e2e/... 2>&1 | sed -u 's/^/[e2e] /' &
+e2e=$!
 rc=0
 wait "$race" || rc=1
 wait "$ns" || rc=1
+wait "$e2e" || rc=1
 echo "make test: $((SECONDS - start)) s, $([ "$rc" -eq 0 ] && echo passed || echo FAILED)"
 exit "$rc"
