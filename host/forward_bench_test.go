@@ -166,6 +166,18 @@ func BenchmarkForwardCompare(b *testing.B) {
 		float64(rssIdle)/1024, float64(rssPeak)/1024, float64(rssAfter)/1024)
 	fmt.Fprintf(&sb, "  load average (1 min) before %s, after %s (%d CPUs): figures taken under load are noisy; ratios less so\n",
 		load0, load1, runtime.NumCPU())
+	// One line per SPEC §11 figure, for scripts/bench.sh's table.
+	bench := func(name string, value, ref float64, target string, ok bool, unit string) {
+		ratio := "-"
+		if ref > 0 {
+			ratio = strconv.FormatFloat(value/ref, 'f', 3, 64)
+		}
+		fmt.Fprintf(&sb, "BENCH %s value=%.3f reference=%.3f ratio=%s target=%s ok=%t unit=%s\n", name, value, ref, ratio, target, ok, unit)
+	}
+	bench("forward-throughput-vs-ssh-L", ours.mibps, ossh.mibps, "ratio>=1.0", ours.mibps >= ossh.mibps, "MiB/s")
+	bench("forward-p50-vs-ssh-L", float64(ours.p50.Microseconds()), float64(ossh.p50.Microseconds()), "ratio<=1.0", ours.p50 <= ossh.p50, "µs")
+	bench("forward-p99-vs-ssh-L", float64(ours.p99.Microseconds()), float64(ossh.p99.Microseconds()), "ratio<=1.0", ours.p99 <= ossh.p99, "µs")
+	fmt.Fprintf(&sb, "BENCH forward-daemon-idle-rss value=%.3f reference=- ratio=- target=value<=20MiB ok=%t unit=MiB\n", float64(rssAfter)/1024, float64(rssAfter)/1024 <= 20)
 	fmt.Print(sb.String())
 }
 

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -69,6 +71,25 @@ func BenchmarkRecoverNoop(b *testing.B) {
 	b.ReportMetric(msOf(median(ours)), "recover-ms")
 	b.ReportMetric(msOf(median(ssh)), "ssh-true-ms")
 	b.ReportMetric(medianF(ratios), "ratio")
+	benchLine("noop-recover-vs-ssh-true", msOf(median(ours)), msOf(median(ssh)), medianF(ratios), "ratio<=1.0", medianF(ratios) <= 1.0, "ms")
+}
+
+// benchLines are the figures of the benchmarks' last runs (a benchmark
+// function runs once per b.N tried; only the final figure counts),
+// printed by TestMain once all have run.
+var benchLines = map[string]string{}
+
+// benchLine records one figure for scripts/bench.sh's table:
+// BENCH <name> value=<v> reference=<r> ratio=<x> target=<t> ok=<bool> unit=<u>
+// (reference or ratio "-" where the figure has none).
+func benchLine(name string, value, reference, ratio float64, target string, ok bool, unit string) {
+	f := func(x float64) string {
+		if x < 0 {
+			return "-"
+		}
+		return strconv.FormatFloat(x, 'f', 3, 64)
+	}
+	benchLines[name] = fmt.Sprintf("BENCH %s value=%s reference=%s ratio=%s target=%s ok=%t unit=%s", name, f(value), f(reference), f(ratio), target, ok, unit)
 }
 
 // BenchmarkRecoveryOverhead: `recover --settle 0` after a gateway kill,
@@ -119,4 +140,78 @@ echo $(( (t1 - t0) / 1000 ))`
 	b.ReportMetric(msOf(median(recoverT)), "recover-ms")
 	b.ReportMetric(msOf(median(coldT)), "cold-start-ms")
 	b.ReportMetric(msOf(median(overhead)), "overhead-ms")
+	benchLine("recovery-overhead", msOf(median(overhead)), msOf(median(coldT)), -1, "value<=150ms", msOf(median(overhead)) <= 150, "ms")
+}
+
+// BenchmarkFleet: `recover --all --parallel 20` over 20 stub sandboxes
+// whose gateways were all killed, against the slowest single recovery of
+// the same sandboxes (each recovered alone, after its own kill) measured
+// in the same loop. Target: ratio ≤ 1.5.
+func BenchmarkFleet(b *testing.B) {
+	requireLab(b)
+	const n = 20
+	first, env := labT(b, "fleet0", lab.Options{})
+	boxes := []*lab.Sandbox{first}
+	ctx := context.Background()
+	for i := 1; i < n; i++ {
+		o := first.Options
+		o.Name = fmt.Sprintf("fleet%d", i)
+		o.Port = freePort(b)
+		s, err := lab.Up(ctx, o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Down() })
+		boxes = append(boxes, s)
+	}
+	nc := filepath.Join(binDir, "nemoclaw")
+	timed(b, env, nc, "recover", "--all", "--parallel", strconv.Itoa(n), "--quiet") // forwards up
+	killAll := func() {
+		for _, s := range boxes {
+			if err := s.KillGateway(ctx, syscall.SIGKILL); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	var fleet, slowest []time.Duration
+	var ratios []float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var worst time.Duration
+		for _, s := range boxes {
+			if err := s.KillGateway(ctx, syscall.SIGKILL); err != nil {
+				b.Fatal(err)
+			}
+			worst = max(worst, timed(b, env, nc, s.Name, "recover", "--settle", "0", "--quiet"))
+		}
+		killAll()
+		f := timed(b, env, nc, "recover", "--all", "--parallel", strconv.Itoa(n), "--settle", "0", "--quiet")
+		fleet, slowest, ratios = append(fleet, f), append(slowest, worst), append(ratios, float64(f)/float64(worst))
+	}
+	b.StopTimer()
+	b.ReportMetric(msOf(median(fleet)), "fleet-ms")
+	b.ReportMetric(msOf(median(slowest)), "slowest-single-ms")
+	b.ReportMetric(medianF(ratios), "ratio")
+	benchLine("fleet-20-vs-slowest-single", msOf(median(fleet)), msOf(median(slowest)), medianF(ratios), "ratio<=1.5", medianF(ratios) <= 1.5, "ms")
+}
+
+// BenchmarkVersion: `nemoclaw version`, the whole process. Target ≤ 20 ms.
+func BenchmarkVersion(b *testing.B) {
+	nc := filepath.Join(binDir, "nemoclaw")
+	var d []time.Duration
+	for i := 0; i < b.N; i++ {
+		d = append(d, timed(b, nil, nc, "version"))
+	}
+	b.ReportMetric(msOf(median(d)), "version-ms")
+	benchLine("version-startup", msOf(median(d)), -1, -1, "value<=20ms", msOf(median(d)) <= 20, "ms")
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

@@ -61,7 +61,16 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "building the binaries: %v\n%s", err, out)
 			return 1
 		}
-		return m.Run()
+		code := m.Run()
+		names := make([]string, 0, len(benchLines))
+		for n := range benchLines {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Println(benchLines[n])
+		}
+		return code
 	}())
 }
 

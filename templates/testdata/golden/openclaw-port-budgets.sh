@@ -865,7 +865,11 @@ if nc_deadline_passed; then
 NC_REASON="payload deadline reached waiting for $nc_aw_who"
 return 1
 fi
+if [ "$NC_AW_PHASE" = launch ] && [ "$NC_ELAPSED_MS" -lt 2000 ]; then
+sleep 0.02 2>/dev/null || nc_sleep_short
+else
 nc_sleep_short
+fi
 done
 }
 nc_log_step() {
