@@ -72,21 +72,8 @@ func TestInterruptMidRun(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Wait until the payload has launched the gateway (it then settles).
-	for {
-		gw, err := s.GatewayProcesses()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(gw) > 0 {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("the recovery never launched the gateway:\n%s", out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cmd.Process.Signal(os.Interrupt)
+	// Interrupt once the payload has launched the gateway (it then settles).
+	interruptAtLaunch(ctx, t, s, cmd, &out)
 	err := cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
@@ -180,20 +167,7 @@ func TestInterruptRecoverAll(t *testing.T) {
 	}
 	// The first sandbox (siga, by name) is being recovered once its
 	// gateway runs again; the second has not started.
-	for {
-		gw, err := a.GatewayProcesses()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(gw) > 0 {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("recover --all never launched the first gateway:\n%s", out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cmd.Process.Signal(os.Interrupt)
+	interruptAtLaunch(ctx, t, a, cmd, &out)
 	err = cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
@@ -219,4 +193,24 @@ func TestInterruptRecoverAll(t *testing.T) {
 	if pids := processesWith("forward-daemon", "--sandbox sigb "); len(pids) > 0 {
 		t.Errorf("a forward daemon was started for the sandbox never recovered: %v", pids)
 	}
+}
+
+// interruptAtLaunch sends SIGINT to cmd as soon as a gateway runs in s
+// again (the recovery launched it and now waits in its settle window).
+func interruptAtLaunch(ctx context.Context, t *testing.T, s *lab.Sandbox, cmd *exec.Cmd, out *bytes.Buffer) {
+	t.Helper()
+	for {
+		gw, err := s.GatewayProcesses()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(gw) > 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the recovery never launched the gateway in %s:\n%s", s.Name, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
 }
