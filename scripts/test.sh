@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make test: every test, strict. Run after `make lint lab-deps` (the Makefile
-# does that). `scripts/test.sh --check` only checks the prerequisites.
+# does that). `scripts/test.sh --check` only checks the prerequisites;
+# `scripts/test.sh --e2e` (make e2e) runs only the end-to-end packages.
 #
 # Strict: NEMOCLAW_TEST_STRICT=1 makes a missing prerequisite (root, sshd,
 # sh/dash, the lab's Node 24 and OpenClaw) FAIL the test that needs it,
@@ -13,6 +14,11 @@
 #   namespace  those, without -race (the race detector slows the Go side
 #              of their harnesses and says nothing about shell)
 # Their output is prefixed [race] / [ns]; the run fails if either fails.
+#
+# The end-to-end packages (e2e/cli, e2e/jobs, e2e/lab) run side by side;
+# the tests among them that start the real OpenClaw gateway take turns
+# through a machine-wide lock (testenv.Exclusive). Test artifacts (the
+# browser job's screenshot on failure) are kept in test-artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -36,12 +42,25 @@ check
 
 export NEMOCLAW_TEST_STRICT=1
 timeout=${NEMOCLAW_TEST_TIMEOUT:-60m}
-mapfile -t race_pkgs < <(go list ./... | grep -v '/e2e/')
+artifacts=$PWD/test-artifacts
+mkdir -p "$artifacts"
+
+e2e() {
+	go test -count=1 -timeout "$timeout" -artifacts -outputdir "$artifacts" ./e2e/...
+}
 
 start=$SECONDS
+if [ "${1:-}" = --e2e ]; then
+	rc=0
+	e2e || rc=1
+	echo "make e2e: $((SECONDS - start)) s, $([ "$rc" -eq 0 ] && echo passed || echo FAILED)"
+	exit "$rc"
+fi
+
+mapfile -t race_pkgs < <(go list ./... | grep -v '/e2e/')
 go test -race -count=1 -timeout "$timeout" -skip '^TestNamespace' "${race_pkgs[@]}" 2>&1 | sed -u 's/^/[race] /' &
 race=$!
-{ go test -count=1 -timeout "$timeout" -run '^TestNamespace' ./templates/ && go test -count=1 -timeout "$timeout" ./e2e/...; } 2>&1 | sed -u 's/^/[ns] /' &
+{ go test -count=1 -timeout "$timeout" -run '^TestNamespace' ./templates/ && e2e; } 2>&1 | sed -u 's/^/[ns] /' &
 ns=$!
 rc=0
 wait "$race" || rc=1
