@@ -53,6 +53,7 @@ type browser struct {
 	pending map[int]chan cdpMessage
 	sockets map[string]*pageSocket // by CDP requestId
 	readErr error
+	stopped bool
 }
 
 // pageSocket is one WebSocket the page opened, as DevTools reported it.
@@ -360,8 +361,11 @@ func (b *browser) screenshot(ctx context.Context, dir, name string) (string, err
 }
 
 // stop kills Chromium and its helpers and removes nothing else (the
-// profile is the test's temporary directory).
+// profile is the test's temporary directory). Safe to call twice.
 func (b *browser) stop() {
+	b.mu.Lock()
+	b.stopped = true
+	b.mu.Unlock()
 	if b.ws != nil {
 		b.ws.Close()
 	}
@@ -389,3 +393,9 @@ func tailFile(path string, n int) string {
 }
 
 var errNotConnected = errors.New("the Control UI did not reach its connected view")
+
+func (b *browser) isStopped() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.stopped
+}

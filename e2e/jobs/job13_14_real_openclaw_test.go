@@ -170,7 +170,7 @@ func raisePriority(t *testing.T, s *lab.Sandbox) {
 // read from it, into dir when the test fails, and logs where.
 func keepScreenshotOnFailure(t *testing.T, ctx context.Context, b *browser, dir, name string) {
 	t.Cleanup(func() {
-		if !t.Failed() {
+		if !t.Failed() || b.isStopped() {
 			return
 		}
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
