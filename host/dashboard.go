@@ -42,11 +42,7 @@ func (inv *Invocation) dashboardCommand() *cli.Command {
 			if len(rest) > 0 {
 				return usageErrorf("dashboard: unexpected argument %q", rest[0])
 			}
-			out, err := inv.outputFor(c)
-			if err != nil {
-				return err
-			}
-			flags, err := readRunFlags(c)
+			out, flags, err := inv.verbSetup(c)
 			if err != nil {
 				return err
 			}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -42,14 +43,25 @@ import (
 //     the command still exits 4 and says so.
 //   - `forward stop` with nothing of ours running exits 0 (the goal "no
 //     forward of ours" holds); `forward status` exits 4 unless healthy.
+//   - A daemon of ours that no record names (an "orphan", proven by its
+//     process: see portforward.ProveDaemonProcess) is listed by `forward
+//     list`, reported by `forward status` (exit 4, no URL), ended by
+//     `forward stop`, and replaced by `forward start`, never called
+//     foreign. Daemons carry --forwards-dir so that a process scan can
+//     tell this HOME's daemons from another's; one started by a nemoclaw
+//     without that flag is found by its record only.
 
-// Two environment knobs, read through inv.Getenv:
+// Three environment knobs, read through inv.Getenv:
 //   - NEMOCLAW_FORWARD_BINARY: the executable started as the daemon
 //     (default: this executable). Needed when this process is a temporary
 //     build (go run) or a test binary.
 //   - NEMOCLAW_FORWARD_REMOTE_HOST: the host dialled inside the sandbox
 //     (default 127.0.0.1). Tests run sshd in the host's own network
 //     namespace, where 127.0.0.1:<port> would be the forward itself.
+//   - NEMOCLAW_FORWARD_RECORD_CHECK: how often a connected daemon re-reads
+//     its state record to find out it is orphaned (a Go duration; default
+//     portforward.DefaultRecordCheck, 10 s). Tests set it to tell the
+//     periodic check from the one made before each reconnect.
 
 // forwardStopGrace is how long a stopped daemon may take to exit on TERM
 // before it is killed.
@@ -75,15 +87,20 @@ func (inv *Invocation) forwardPort(c *cli.Context, sb *registry.Sandbox) (int, e
 	return p, nil
 }
 
-// forwardOrphanPort finds the port of a recorded forward of a sandbox that
-// is no longer registered: --port when a record exists for it, else the
-// only recorded port of that sandbox.
+// forwardOrphanPort finds the port of a forward of a sandbox that is no
+// longer registered, from its records and from daemons of ours found by
+// process: --port when one exists for it, else the only such port.
 func (inv *Invocation) forwardOrphanPort(c *cli.Context, name string) (int, bool) {
 	states, _ := portforward.ListStates(inv.forwardDir())
 	var ports []int
 	for _, st := range states {
 		if st.Sandbox == name {
 			ports = append(ports, st.Port)
+		}
+	}
+	for _, p := range inv.orphanPorts(c.Context, name) {
+		if !slices.Contains(ports, p) {
+			ports = append(ports, p)
 		}
 	}
 	if c.IsSet("port") {
@@ -156,6 +173,11 @@ func (inv *Invocation) inspectForward(ctx context.Context, name string, port int
 		portforward.WaitExited(ctx, st.PID, 2*time.Second)
 	}
 	if h, held := portforward.PortHolder(port); held {
+		if d, ok := inv.portOrphan(ctx, name, port, h); ok {
+			o := orphanReport(d, haveState)
+			o.Log = r.Log
+			return o, st, haveState
+		}
 		r.State = "foreign"
 		r.Holder = &h
 		r.PID, r.ID, r.URL, r.Counters = 0, "", "", nil
@@ -188,7 +210,29 @@ func (inv *Invocation) ensureForward(ctx context.Context, name string, sb *regis
 	defer lock.Unlock()
 
 	r, st, haveState := inv.inspectForward(ctx, name, port, true)
+	if r.State == recovery.ForwardForeign && isOpenShell(sb) {
+		own := inv.inspectWithOpenShell(ctx, name, sb, port, true)
+		if own.State == recovery.ForwardHealthy {
+			own.Action = "kept"
+			return own, nil
+		}
+		if own.Detail != r.Detail {
+			// OpenShell's forward of another sandbox, or one that does
+			// not answer: say so, and leave it.
+			return own, withCode(exitcode.Forward, errors.New(own.Detail),
+				fmt.Sprintf("'openshell forward list' shows it; stop it there, or give sandbox '%s' another dashboardPort", name))
+		}
+	}
 	action := "started"
+	if r.State != recovery.ForwardHealthy {
+		stopped, err := inv.stopDeadOpenShellForward(ctx, name, sb, port)
+		if err != nil {
+			return r, err
+		}
+		if stopped {
+			action = "replaced"
+		}
+	}
 	switch r.State {
 	case "healthy":
 		r.Action = "kept"
@@ -205,6 +249,15 @@ func (inv *Invocation) ensureForward(ctx context.Context, name string, sb *regis
 			portforward.RemoveStale(paths, st)
 			action = "replaced"
 		}
+	case "orphan":
+		// Proven ours by its process: stopped, then replaced below.
+		if err := inv.stopOrphan(ctx, name, port, r.PID); err != nil {
+			return r, err
+		}
+		if haveState {
+			portforward.RemoveStale(paths, st)
+		}
+		action = "replaced"
 	}
 
 	l, err := portforward.Listen(port)
@@ -219,11 +272,9 @@ func (inv *Invocation) ensureForward(ctx context.Context, name string, sb *regis
 	}
 	defer l.Close()
 
-	bin := inv.Getenv("NEMOCLAW_FORWARD_BINARY")
-	if bin == "" {
-		if bin, err = os.Executable(); err != nil {
-			return recovery.ForwardReport{Sandbox: name, Port: port}, fmt.Errorf("finding the nemoclaw executable: %w", err)
-		}
+	bin, err := inv.forwardBinary()
+	if err != nil {
+		return recovery.ForwardReport{Sandbox: name, Port: port}, err
 	}
 	remoteHost := inv.Getenv("NEMOCLAW_FORWARD_REMOTE_HOST")
 	if remoteHost == "" {
@@ -231,7 +282,7 @@ func (inv *Invocation) ensureForward(ctx context.Context, name string, sb *regis
 	}
 	id := uuid.NewString()
 	args := []string{forwardDaemonCommand,
-		"--sandbox", name, "--port", strconv.Itoa(port), "--id", id,
+		"--sandbox", name, "--port", strconv.Itoa(port), "--id", id, "--" + portforward.ForwardsDirFlag, dir,
 		"--remote", net.JoinHostPort(remoteHost, strconv.Itoa(remotePort)),
 		"--listen-fd", strconv.Itoa(portforward.ListenerFD), "--ready-fd", strconv.Itoa(portforward.ReadyFD)}
 	pid, err := portforward.StartDaemon(ctx, portforward.StartOptions{
@@ -261,10 +312,11 @@ func (inv *Invocation) ensureForward(ctx context.Context, name string, sb *regis
 }
 
 // forwardDaemonEnv is the daemon's environment: the process's own, with
-// the invocation's view of HOME (registry, state) and of the SSH agent.
+// the invocation's view of HOME (registry, state), of the SSH agent, of the
+// OpenShell CLI and of the record-check knob.
 func (inv *Invocation) forwardDaemonEnv() []string {
 	env := os.Environ()
-	for _, k := range []string{"HOME", "SSH_AUTH_SOCK", "USER"} {
+	for _, k := range []string{"HOME", "SSH_AUTH_SOCK", "USER", "NEMOCLAW_OPENSHELL_BIN", "NEMOCLAW_FORWARD_RECORD_CHECK"} {
 		if v := inv.Getenv(k); v != "" {
 			env = append(env, k+"="+v)
 		}
@@ -278,7 +330,7 @@ func (inv *Invocation) stopForward(ctx context.Context, name string, port int) (
 	dir := inv.forwardDir()
 	paths := portforward.PathsFor(dir, name, port)
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		return recovery.ForwardReport{Sandbox: name, Port: port, State: "absent", Action: "none"}, nil
+		return inv.stopUnrecorded(ctx, name, port)
 	}
 	lock, err := forwardLock(ctx, paths.Lock)
 	if err != nil {
@@ -292,6 +344,14 @@ func (inv *Invocation) stopForward(ctx context.Context, name string, port int) (
 			return r, fmt.Errorf("stopping the forward daemon: %w", err)
 		}
 		return recovery.ForwardReport{Sandbox: name, Port: port, State: "absent", Action: "stopped", PID: st.PID, ID: st.ID}, nil
+	case r.State == "orphan":
+		if err := inv.stopOrphan(ctx, name, port, r.PID); err != nil {
+			return r, err
+		}
+		if haveState {
+			portforward.RemoveStale(paths, st)
+		}
+		return recovery.ForwardReport{Sandbox: name, Port: port, State: "absent", Action: "stopped", PID: r.PID, ID: r.ID, Detail: r.Detail}, nil
 	case haveState:
 		portforward.RemoveStale(paths, st)
 		r.Action = "removed-stale"
@@ -364,8 +424,8 @@ func (inv *Invocation) forwardSandboxCommand() *cli.Command {
 				Name:  "status",
 				Usage: "show whether the forward is ours and healthy",
 				Flags: flags(),
-				Action: action(func(c *cli.Context, name string, _ *registry.Sandbox, port int) error {
-					r, _, _ := inv.inspectForward(c.Context, name, port, true)
+				Action: action(func(c *cli.Context, name string, sb *registry.Sandbox, port int) error {
+					r := inv.inspectWithOpenShell(c.Context, name, sb, port, true)
 					var err error
 					if r.State != "healthy" {
 						err = silentError{exitcode.Forward}
@@ -386,7 +446,7 @@ func (inv *Invocation) forwardListCommand() *cli.Command {
 		},
 		Subcommands: []*cli.Command{{
 			Name:  "list",
-			Usage: "list the forward daemons recorded on this machine",
+			Usage: "list the forward daemons of this HOME, by record and by process",
 			Flags: commonFlags(),
 			Action: func(c *cli.Context) error {
 				if c.Args().Len() > 0 {
@@ -398,6 +458,7 @@ func (inv *Invocation) forwardListCommand() *cli.Command {
 					r, _, _ := inv.inspectForward(c.Context, st.Sandbox, st.Port, false)
 					reports = append(reports, r)
 				}
+				reports = inv.orphanReports(c.Context, reports)
 				out, err := inv.outputFor(c)
 				if err != nil {
 					return err
@@ -501,6 +562,7 @@ func (inv *Invocation) forwardDaemonCmd() *cli.Command {
 			&cli.StringFlag{Name: "remote", Usage: "address inside the sandbox (default 127.0.0.1:<port>)"},
 			&cli.IntFlag{Name: "listen-fd", Usage: "inherited listening socket (default: bind 127.0.0.1:<port>)"},
 			&cli.IntFlag{Name: "ready-fd", Usage: "pipe that receives the ready line"},
+			&cli.StringFlag{Name: portforward.ForwardsDirFlag, Usage: "directory of the forward's record and control socket (default ~/.nemoclaw/state/forwards)"},
 		},
 		Action: inv.runForwardDaemon,
 	}
@@ -561,16 +623,25 @@ func (inv *Invocation) runForwardDaemon(c *cli.Context) error {
 	} else if l, err = portforward.Listen(port); err != nil {
 		return fail(err)
 	}
-	dir := inv.forwardDir()
+	every, err := forwardRecordCheck(inv.Getenv)
+	if err != nil {
+		l.Close()
+		return fail(err)
+	}
+	dir := c.String(portforward.ForwardsDirFlag)
+	if dir == "" {
+		dir = inv.forwardDir()
+	}
 	cfg := portforward.DaemonConfig{
-		Sandbox:  name,
-		Port:     port,
-		Remote:   remote,
-		ID:       id,
-		Paths:    portforward.PathsFor(dir, name, port),
-		Listener: l,
-		Connect:  inv.forwardConnector(name, sb),
-		Logf:     logger.Printf,
+		Sandbox:     name,
+		Port:        port,
+		Remote:      remote,
+		ID:          id,
+		Paths:       portforward.PathsFor(dir, name, port),
+		Listener:    l,
+		Connect:     inv.forwardConnector(name, sb),
+		RecordCheck: every,
+		Logf:        logger.Printf,
 	}
 	if rw != nil {
 		cfg.Ready = rw
@@ -578,9 +649,25 @@ func (inv *Invocation) runForwardDaemon(c *cli.Context) error {
 	return portforward.RunDaemon(c.Context, cfg)
 }
 
+// forwardRecordCheck reads NEMOCLAW_FORWARD_RECORD_CHECK: zero (the
+// default) when unset, else a positive Go duration.
+func forwardRecordCheck(getenv func(string) string) (time.Duration, error) {
+	v := getenv("NEMOCLAW_FORWARD_RECORD_CHECK")
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, withCode(exitcode.Usage, fmt.Errorf("NEMOCLAW_FORWARD_RECORD_CHECK=%q: want a positive duration such as 10s", v), "")
+	}
+	return d, nil
+}
+
 // forwardConnector opens a fresh transport connection to the sandbox for
 // each (re)connect: for SSH a full handshake, so the host key is verified
-// again every time.
+// again every time. An OpenShell sandbox that OpenShell reports deleted
+// comes back as *sandboxexec.SandboxMissingError, whose SandboxMissing
+// method makes the daemon stop reconnecting and exit.
 func (inv *Invocation) forwardConnector(name string, sb *registry.Sandbox) portforward.Connector {
 	return func(ctx context.Context) (portforward.Upstream, error) {
 		t, err := inv.openTransport(ctx, name, sb)

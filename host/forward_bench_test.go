@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,6 +36,11 @@ const benchPings = 400
 // TCP connection is a new SSH channel). It reports the daemon's idle RSS.
 // Run: go test -run '^$' -bench ForwardCompare -benchtime 1x ./host/
 // (scripts/bench-forward.sh). Figures are printed, never asserted.
+//
+// The machine may be shared, so it also reports what wall-clock figures
+// cannot hide: the load average before and after, and the CPU time the
+// daemon and the ssh client each spent per GiB and per request (from
+// /proc/<pid>/stat, the same work measured in the same run).
 func BenchmarkForwardCompare(b *testing.B) {
 	testenv.RequireRoot(b)
 	sshBin := testenv.RequireBinary(b, "ssh")
@@ -71,6 +77,11 @@ func BenchmarkForwardCompare(b *testing.B) {
 		p50, p99 time.Duration
 	}
 	results := map[string]result{}
+	// CPU seconds of the two forwarding processes, per phase (teardown of
+	// a connection included, which runs while the next path is measured).
+	forwarders := map[string]int{"nemoclaw-forward": st.PID, "openssh-L": ssh.Process.Pid}
+	cpuBulk, cpuPing := map[string]float64{}, map[string]float64{}
+	load0 := loadAvg()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for _, p := range paths {
@@ -82,8 +93,9 @@ func BenchmarkForwardCompare(b *testing.B) {
 		// 1 GiB per path, in interleaved quarters for the same reason as
 		// the small requests below.
 		spent := map[string]time.Duration{}
+		cpu := cpuOf(forwarders)
 		for q := 0; q < benchBulkRounds; q++ {
-			for _, p := range paths {
+			for _, p := range rotated(paths, q) {
 				d, err := benchBulk(p.addr)
 				if err != nil {
 					b.Fatalf("%s bulk: %v", p.name, err)
@@ -91,14 +103,19 @@ func BenchmarkForwardCompare(b *testing.B) {
 				spent[p.name] += d
 			}
 		}
+		addCPU(cpuBulk, cpu, cpuOf(forwarders))
 		for _, p := range paths {
 			results[p.name] = result{mibps: float64(benchBulkBytes) / (1 << 20) / spent[p.name].Seconds()}
 		}
 		// Small requests interleaved across the paths, so that a change in
-		// the machine's load hits all three alike.
+		// the machine's load hits all three alike. The order rotates each
+		// round: the path measured right after another one shares the
+		// machine with that one's connection teardown, and no path should
+		// always be the one that does.
 		samples := map[string][]time.Duration{}
+		cpu = cpuOf(forwarders)
 		for j := 0; j < benchPings; j++ {
-			for _, p := range paths {
+			for _, p := range rotated(paths, j) {
 				d, err := benchPing(p.addr)
 				if err != nil {
 					b.Fatalf("%s latency: %v", p.name, err)
@@ -106,6 +123,7 @@ func BenchmarkForwardCompare(b *testing.B) {
 				samples[p.name] = append(samples[p.name], d)
 			}
 		}
+		addCPU(cpuPing, cpu, cpuOf(forwarders))
 		for _, p := range paths {
 			r := results[p.name]
 			r.p50, r.p99 = percentiles(samples[p.name])
@@ -113,6 +131,8 @@ func BenchmarkForwardCompare(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	load1 := loadAvg()
+	rssPeak := vmHWM(st.PID)
 	time.Sleep(2 * time.Second)
 	rssAfter := vmRSS(st.PID)
 
@@ -124,6 +144,7 @@ func BenchmarkForwardCompare(b *testing.B) {
 	b.ReportMetric(float64(ours.p50.Microseconds()), "forward-p50-µs")
 	b.ReportMetric(float64(ossh.p50.Microseconds()), "openssh-p50-µs")
 	b.ReportMetric(float64(rssIdle)/1024, "daemon-idle-RSS-MiB")
+	b.ReportMetric(float64(rssAfter)/1024, "daemon-after-RSS-MiB")
 
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\nforward benchmark (1 GiB download in %d interleaved parts, %d small requests on fresh connections, same sshd):\n", benchBulkRounds, benchPings)
@@ -136,8 +157,15 @@ func BenchmarkForwardCompare(b *testing.B) {
 		ours.mibps/ossh.mibps, ours.mibps/raw.mibps, ossh.mibps/raw.mibps)
 	fmt.Fprintf(&sb, "  latency p50: forward/openssh = %.2fx; p99: forward/openssh = %.2fx\n",
 		float64(ours.p50)/float64(ossh.p50), float64(ours.p99)/float64(ossh.p99))
-	fmt.Fprintf(&sb, "  daemon RSS: idle after start %.1f MiB, idle after the run %.1f MiB\n",
-		float64(rssIdle)/1024, float64(rssAfter)/1024)
+	perGiB := func(name string) float64 { return cpuBulk[name] / float64(b.N) / (benchBulkBytes / (1 << 30)) }
+	perReq := func(name string) float64 { return cpuPing[name] / float64(b.N*benchPings) * 1e6 }
+	fmt.Fprintf(&sb, "  CPU time: forward %.2f s/GiB, %.0f µs/request; ssh -L %.2f s/GiB, %.0f µs/request (forward/ssh = %.2fx, %.2fx)\n",
+		perGiB("nemoclaw-forward"), perReq("nemoclaw-forward"), perGiB("openssh-L"), perReq("openssh-L"),
+		perGiB("nemoclaw-forward")/perGiB("openssh-L"), perReq("nemoclaw-forward")/perReq("openssh-L"))
+	fmt.Fprintf(&sb, "  daemon RSS: idle after start %.1f MiB, peak %.1f MiB, idle after the run %.1f MiB\n",
+		float64(rssIdle)/1024, float64(rssPeak)/1024, float64(rssAfter)/1024)
+	fmt.Fprintf(&sb, "  load average (1 min) before %s, after %s (%d CPUs): figures taken under load are noisy; ratios less so\n",
+		load0, load1, runtime.NumCPU())
 	fmt.Print(sb.String())
 }
 
@@ -202,15 +230,71 @@ func percentiles(ds []time.Duration) (p50, p99 time.Duration) {
 }
 
 // vmRSS is a process's resident set in KiB, from /proc/<pid>/status.
-func vmRSS(pid int) int {
+func vmRSS(pid int) int { return procStatus(pid, "VmRSS:") }
+
+// vmHWM is a process's peak resident set in KiB.
+func vmHWM(pid int) int { return procStatus(pid, "VmHWM:") }
+
+func procStatus(pid int, field string) int {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == field {
 			n, _ := strconv.Atoi(f[1])
 			return n
 		}
 	}
 	return 0
+}
+
+// cpuSeconds is the user+system CPU time a process has used so far (all
+// threads), from /proc/<pid>/stat; 0 for pid 0.
+func cpuSeconds(pid int) float64 {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command (which may contain spaces): utime and
+	// stime are the 12th and 13th, in clock ticks (100 Hz on Linux).
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	k, _ := strconv.ParseFloat(f[12], 64)
+	return (u + k) / 100
+}
+
+func cpuOf(pids map[string]int) map[string]float64 {
+	m := map[string]float64{}
+	for name, pid := range pids {
+		m[name] = cpuSeconds(pid)
+	}
+	return m
+}
+
+func addCPU(sum, before, after map[string]float64) {
+	for name := range after {
+		sum[name] += after[name] - before[name]
+	}
+}
+
+// loadAvg is the 1-minute load average.
+func loadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
+}
+
+// rotated is paths starting at index i mod len(paths).
+func rotated[T any](paths []T, i int) []T {
+	k := i % len(paths)
+	return append(append([]T(nil), paths[k:]...), paths[:k]...)
 }
 
 func freeLoopbackPort(t testing.TB) int {

@@ -200,6 +200,20 @@ func (e *forwardEnv) runJSON(args ...string) (int, map[string]any) {
 	return code, m
 }
 
+// forwardList runs `forward list --json` and returns its exit code, its
+// forwards, and the raw output for failure messages.
+func (e *forwardEnv) forwardList() (int, []map[string]any, string) {
+	e.t.Helper()
+	code, out, errOut := e.run("forward", "list", "--json")
+	var rep struct {
+		Forwards []map[string]any `json:"forwards"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		e.t.Fatalf("forward list --json is not one report: %v\n%s%s", err, out, errOut)
+	}
+	return code, rep.Forwards, out + errOut
+}
+
 func (e *forwardEnv) forwardsDir() string {
 	return filepath.Join(e.home, ".nemoclaw", "state", "forwards")
 }
@@ -647,12 +661,9 @@ func TestForwardDaemon(t *testing.T) {
 			t.Fatalf("stop signalled another sandbox's daemon through a forged record")
 		}
 
-		code, out, errOut := e.run("forward", "list", "--json")
-		var rep struct {
-			Forwards []map[string]any `json:"forwards"`
-		}
-		list := &rep.Forwards
-		if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || len(*list) != 1 || (*list)[0]["sandbox"] != "other" || (*list)[0]["state"] != "running" {
+		code, list, out := e.forwardList()
+		errOut := ""
+		if code != 0 || len(list) != 1 || list[0]["sandbox"] != "other" || list[0]["state"] != "running" {
 			t.Errorf("forward list: exit %d\n%s%s", code, out, errOut)
 		}
 	})

@@ -69,7 +69,7 @@ func (inv *Invocation) listCommand() *cli.Command {
 					e.Error = err.Error()
 				} else {
 					e.Port = t.Forwards[0].Local
-					f, _, _ := inv.inspectForward(c.Context, name, e.Port, false)
+					f := inv.inspectWithOpenShell(c.Context, name, sb, e.Port, false)
 					e.Forward, e.PID, e.URL = f.State, f.PID, f.URL
 				}
 				rep.Sandboxes = append(rep.Sandboxes, e)

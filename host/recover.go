@@ -77,11 +77,7 @@ func (inv *Invocation) runAll(c *cli.Context, mode recovery.Mode) error {
 	if c.NArg() > 0 {
 		return usageErrorf("%s: unexpected argument %q", c.Command.Name, c.Args().First())
 	}
-	out, err := inv.outputFor(c)
-	if err != nil {
-		return err
-	}
-	flags, err := readRunFlags(c)
+	out, flags, err := inv.verbSetup(c)
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,17 @@ func runFlagDefs(extra ...cli.Flag) []cli.Flag {
 	), extra...)
 }
 
+// verbSetup reads what every run verb reads first: its output (--json,
+// --color, --quiet, --verbose) and its run flags, all validated.
+func (inv *Invocation) verbSetup(c *cli.Context) (*output, runFlags, error) {
+	out, err := inv.outputFor(c)
+	if err != nil {
+		return nil, runFlags{}, err
+	}
+	flags, err := readRunFlags(c)
+	return out, flags, err
+}
+
 // readRunFlags validates what every run verb reads.
 func readRunFlags(c *cli.Context) (runFlags, error) {
 	f := runFlags{timeout: c.Duration("timeout"), settle: c.Duration("settle"), settleSet: c.IsSet("settle")}
@@ -141,11 +152,7 @@ func (inv *Invocation) runVerb(mode recovery.Mode) cli.ActionFunc {
 		if len(rest) > 0 {
 			return usageErrorf("%s: unexpected argument %q", c.Command.Name, rest[0])
 		}
-		out, err := inv.outputFor(c)
-		if err != nil {
-			return err
-		}
-		flags, err := readRunFlags(c)
+		out, flags, err := inv.verbSetup(c)
 		if err != nil {
 			return err
 		}

@@ -138,8 +138,7 @@ func (inv *Invocation) runDeps(name string, sb *registry.Sandbox) recovery.Deps 
 			return tr, inv.describeTransport(sb, tr), nil
 		},
 		InspectForward: func(ctx context.Context, f recovery.Forward) recovery.ForwardReport {
-			r, _, _ := inv.inspectForward(ctx, name, f.Local, true)
-			return r
+			return inv.inspectWithOpenShell(ctx, name, sb, f.Local, true)
 		},
 		EnsureForward: func(ctx context.Context, f recovery.Forward) (recovery.ForwardReport, error) {
 			return inv.ensureForward(ctx, name, sb, f.Local, f.Remote)

@@ -106,7 +106,7 @@ func (inv *Invocation) openTransport(ctx context.Context, name string, sb *regis
 	}
 	switch kind {
 	case registry.KindOpenShell:
-		return sandboxexec.DialOpenShell(ctx, name, sandboxexec.OpenShellOptions{Getenv: inv.Getenv})
+		return sandboxexec.DialOpenShell(ctx, name, sandboxexec.OpenShellOptions{Getenv: inv.Getenv, Gateway: sb.GatewayName})
 	case registry.KindSSH:
 		t := sb.Transport
 		if t.SSHConfig == "" || t.Host == "" {

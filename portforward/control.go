@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -28,19 +29,22 @@ type Status struct {
 // file is replaced) and answers each connection with status() as one JSON
 // line, then closes it. The protocol is read-only on purpose: stopping a
 // daemon is a signal to a verified pid, never a request anyone able to open
-// the socket could send. Serving stops when ctx ends; the socket file is
-// then removed.
-func ServeControl(ctx context.Context, path string, status func() Status) error {
+// the socket could send. Serving stops when ctx ends or stop is called
+// (stop returns once the socket is closed and unlinked, so a daemon that
+// calls it before exiting leaves no socket file behind). The socket file is
+// removed only if it is still the one this call bound: a daemon that was
+// replaced must not unlink its successor's socket at the same path.
+func ServeControl(ctx context.Context, path string, status func() Status) (stop func(), err error) {
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("replacing control socket %s: %w", path, err)
+		return nil, fmt.Errorf("replacing control socket %s: %w", path, err)
 	}
 	var l *net.UnixListener
-	err := viaShortPath(path, func(p string) (err error) {
+	err = viaShortPath(path, func(p string) (err error) {
 		l, err = net.ListenUnix("unix", &net.UnixAddr{Name: p, Net: "unix"})
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("control socket %s: %w", path, err)
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
 	// Unlinked by hand: the name bound may be a /proc/self/fd alias that
 	// is gone by the time the listener closes.
@@ -49,13 +53,19 @@ func ServeControl(ctx context.Context, path string, status func() Status) error 
 	// moving it elsewhere cannot widen access.
 	if err := os.Chmod(path, 0o600); err != nil {
 		l.Close()
-		return fmt.Errorf("control socket %s: %w", path, err)
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
-	go func() {
-		<-ctx.Done()
-		l.Close()
-		os.Remove(path)
-	}()
+	bound, _ := os.Stat(path)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			l.Close()
+			if now, err := os.Stat(path); err == nil && bound != nil && os.SameFile(bound, now) {
+				os.Remove(path)
+			}
+		})
+	}
+	context.AfterFunc(ctx, stop)
 	go func() {
 		for {
 			c, err := l.AcceptUnix()
@@ -69,7 +79,7 @@ func ServeControl(ctx context.Context, path string, status func() Status) error 
 			}()
 		}
 	}()
-	return nil
+	return stop, nil
 }
 
 // QueryControl asks the daemon behind the control socket at path for its

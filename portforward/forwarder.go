@@ -31,6 +31,8 @@ type Upstream interface {
 
 // Connector opens a fresh Upstream. Every call must make a new connection:
 // for SSH that is a new handshake, so a reconnect re-verifies the host key.
+// An error that says the sandbox is gone for good ends the forward instead
+// of being retried (see finalConnectError).
 type Connector func(ctx context.Context) (Upstream, error)
 
 // Config is what a Forwarder needs.
@@ -55,6 +57,14 @@ type Config struct {
 	// Logf records supervision events (connects, drops, errors); nil
 	// discards them.
 	Logf func(format string, args ...any)
+	// Idle, when set, is called each time the last open client
+	// connection closes.
+	Idle func()
+	// Spares is how many channels to Remote are kept open ahead of demand
+	// for the next clients, each closed unused after SpareTTL (spare.go).
+	// Zero (or a zero SpareTTL): every client dials.
+	Spares   int
+	SpareTTL time.Duration
 }
 
 // Forwarder accepts on a loopback listener and carries each connection to
@@ -77,6 +87,10 @@ type Forwarder struct {
 	total      atomic.Int64
 	reconnects atomic.Int64
 	conns      sync.WaitGroup
+
+	spareMu  sync.Mutex
+	spares   []*spare // opening, or open and unused; oldest first
+	stopping bool     // Run is closing: no new spares
 }
 
 // New returns a Forwarder; nothing happens until Run.
@@ -127,19 +141,20 @@ func (f *Forwarder) Counters() Counters {
 	}
 }
 
-// Run supervises the upstream and serves the listener until ctx ends. It
-// then closes the listener, the upstream and every forwarded connection,
-// and returns ctx's error. An accept failure other than the listener being
-// closed is returned at once.
+// Run supervises the upstream and serves the listener until ctx ends, or
+// until a reconnect fails for good (see finalConnectError). It then closes
+// the listener, the upstream and every forwarded connection, and returns
+// ctx's cause, or that final Connect error. An accept failure other than
+// the listener being closed is returned at once.
 func (f *Forwarder) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 
 	var sup sync.WaitGroup
 	sup.Add(1)
 	go func() {
 		defer sup.Done()
-		f.supervise(ctx)
+		f.supervise(ctx, cancel)
 	}()
 
 	// Connections in flight are tracked so that Run returns only after all
@@ -193,8 +208,9 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			mu.Unlock()
 		}()
 	}
-	cancel()
+	cancel(nil)
 	f.cfg.Listener.Close()
+	f.stopSpares()
 	mu.Lock()
 	for c := range open {
 		c.Close()
@@ -205,7 +221,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	if acceptErr != nil {
 		return acceptErr
 	}
-	return ctx.Err()
+	return context.Cause(ctx)
 }
 
 // serve carries one accepted client. track registers the upstream side so
@@ -214,7 +230,11 @@ func (f *Forwarder) serve(ctx context.Context, c net.Conn, track func(net.Conn) 
 	defer c.Close()
 	f.active.Add(1)
 	f.total.Add(1)
-	defer f.active.Add(-1)
+	defer func() {
+		if f.active.Add(-1) == 0 && f.cfg.Idle != nil {
+			f.cfg.Idle()
+		}
+	}()
 
 	// Two tries: a Dial that fails because the upstream just died is
 	// retried once on the replacement instead of dropping the client.
@@ -225,9 +245,12 @@ func (f *Forwarder) serve(ctx context.Context, c net.Conn, track func(net.Conn) 
 			f.cfg.Logf("client %s: no upstream: %v", c.RemoteAddr(), err)
 			return
 		}
-		dctx, cancel := context.WithTimeout(ctx, f.cfg.DialTimeout)
-		rc, err := up.Dial(dctx, "tcp", f.cfg.Remote)
-		cancel()
+		rc := f.takeSpare(ctx, up)
+		if rc == nil {
+			dctx, cancel := context.WithTimeout(ctx, f.cfg.DialTimeout)
+			rc, err = up.Dial(dctx, "tcp", f.cfg.Remote)
+			cancel()
+		}
 		if err != nil {
 			f.recordErr(fmt.Errorf("dialing %s in the sandbox: %w", f.cfg.Remote, err))
 			if !f.upstreamLost(up, err) {
@@ -239,6 +262,9 @@ func (f *Forwarder) serve(ctx context.Context, c net.Conn, track func(net.Conn) 
 			continue
 		}
 		untrack := track(rc)
+		if f.cfg.Spares > 0 && f.cfg.SpareTTL > 0 {
+			rc = &replenishing{Conn: rc, replenish: func() { f.openSpare(ctx) }}
+		}
 		if err := Pipe(c, rc); err != nil {
 			f.cfg.Logf("client %s: %v", c.RemoteAddr(), err)
 		}
@@ -279,6 +305,12 @@ func refusedInSandbox(err error) bool {
 // waitUpstream returns the current upstream, other than dead, waiting up
 // to WaitUpstream for one while reconnecting.
 func (f *Forwarder) waitUpstream(ctx context.Context, dead Upstream) (Upstream, error) {
+	f.mu.Lock()
+	up := f.up
+	f.mu.Unlock()
+	if up != nil && up != dead {
+		return up, nil // the usual case, without a timer
+	}
 	timer := time.NewTimer(f.cfg.WaitUpstream)
 	defer timer.Stop()
 	for {
@@ -355,14 +387,31 @@ func (f *Forwarder) clearUp() {
 	f.mu.Unlock()
 }
 
+// finalConnectError reports a Connect error after which reconnecting
+// cannot help, so the forward ends instead of retrying forever:
+//   - the sandbox no longer exists: the error (or one it wraps) has a
+//     SandboxMissing() bool method that returns true, as sandboxexec's
+//     *SandboxMissingError does for OpenShell's NotFound. A method rather
+//     than the type, so that portforward does not import sandboxexec
+//     (and sandboxexec knows nothing of forwards);
+//   - *RetiredError: the daemon's connector found that its state record
+//     no longer names it.
+func finalConnectError(err error) bool {
+	var gone interface{ SandboxMissing() bool }
+	var retired *RetiredError
+	return errors.As(err, &gone) && gone.SandboxMissing() || errors.As(err, &retired)
+}
+
 type doner interface{ Done() <-chan struct{} }
 type errer interface{ Err() error }
 
 // supervise keeps one upstream alive: it waits for the current one to die
 // (Done, or a Dial failure that is not a remote refusal), then reconnects
 // following the Backoff until ctx ends. The listener is untouched the whole
-// time, so the port stays ours while the sandbox is away.
-func (f *Forwarder) supervise(ctx context.Context) {
+// time, so the port stays ours while the sandbox is away. A Connect error
+// after which reconnecting cannot help (finalConnectError) ends the
+// forward: stop cancels Run with it.
+func (f *Forwarder) supervise(ctx context.Context, stop context.CancelCauseFunc) {
 	up := f.cfg.Initial
 	attempt := 0
 	everConnected := up != nil
@@ -382,6 +431,11 @@ func (f *Forwarder) supervise(ctx context.Context) {
 			c, err := f.cfg.Connect(ctx)
 			if err != nil {
 				if ctx.Err() != nil {
+					return
+				}
+				if finalConnectError(err) {
+					f.recordErr(fmt.Errorf("reconnecting (attempt %d), giving up: %w", attempt, err))
+					stop(err)
 					return
 				}
 				// A sandbox that stays away would fill the log with one

@@ -371,3 +371,54 @@ func TestForwardReconnectsAfterUpstreamDeath(t *testing.T) {
 		t.Errorf("connect called %d times, want 4 (initial, two failures, success)", made.Load())
 	}
 }
+
+// TestForwardIdleWhenLastConnectionCloses: the daemon gives memory back
+// when the forward falls idle, so Idle must run each time the last open
+// connection closes, and never while another one is still open.
+func TestForwardIdleWhenLastConnectionCloses(t *testing.T) {
+	t.Parallel()
+	remote := streamEchoServer(t)
+	idle := make(chan struct{}, 10)
+	fw, addr := startForwarder(t, Config{Remote: remote, Connect: directConnector(), Initial: &directUpstream{},
+		Idle: func() { idle <- struct{}{} }})
+	dial := func() net.Conn {
+		c, err := net.DialTimeout("tcp", addr, hang)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(hang))
+		// An echoed byte proves the connection is open end to end.
+		var one [1]byte
+		if _, err := c.Write([]byte{'x'}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, one[:]); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	waitActive := func(n int64) {
+		deadline := time.Now().Add(hang)
+		for fw.Counters().ActiveConnections != n {
+			if time.Now().After(deadline) {
+				t.Fatalf("active connections %d, want %d", fw.Counters().ActiveConnections, n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	a, b := dial(), dial()
+	a.Close()
+	waitActive(1)
+	select {
+	case <-idle:
+		t.Fatalf("Idle ran while a connection was still open")
+	default:
+	}
+	b.Close()
+	select {
+	case <-idle:
+	case <-time.After(hang):
+		t.Fatalf("Idle did not run after the last connection closed")
+	}
+	waitActive(0)
+}

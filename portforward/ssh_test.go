@@ -23,7 +23,8 @@ func sshConnector(srv *sshdtest.Server) Connector {
 	}
 }
 
-// sshForwarder starts a Forwarder to remote through srv.
+// sshForwarder starts a Forwarder to remote through srv, with the spare
+// channel on as in the daemon.
 func sshForwarder(t testing.TB, srv *sshdtest.Server, remote string) (*Forwarder, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), hang)
@@ -33,7 +34,7 @@ func sshForwarder(t testing.TB, srv *sshdtest.Server, remote string) (*Forwarder
 		t.Fatalf("connecting to sshd: %v", err)
 	}
 	return startForwarder(t, Config{Remote: remote, Connect: sshConnector(srv), Initial: first, Logf: t.Logf,
-		Backoff: Backoff{Initial: 50 * time.Millisecond, Max: 1 * time.Second}})
+		Backoff: Backoff{Initial: 50 * time.Millisecond, Max: 1 * time.Second}, Spares: daemonSpares, SpareTTL: spareTTL})
 }
 
 // dashboardServer is the sandbox's dashboard stand-in: an HTTP server on

@@ -77,6 +77,12 @@ func (e *SandboxMissingError) Error() string {
 // ExitCode is SPEC §2.3's "sandbox unknown".
 func (e *SandboxMissingError) ExitCode() int { return exitcode.Failed }
 
+// SandboxMissing says the sandbox is gone for good, not unreachable for
+// now. Packages that must not import this one (portforward, whose daemon
+// stops reconnecting to a deleted sandbox) recognise the error by this
+// method through errors.As on a one-method interface.
+func (e *SandboxMissingError) SandboxMissing() bool { return true }
+
 // ConfigError is an SSH client config that cannot be used (unreadable, no
 // block for the alias, a value that does not parse). Exit 2, like an
 // unreadable registry: the configuration is wrong and nothing was tried on

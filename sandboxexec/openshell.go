@@ -27,9 +27,9 @@ import (
 // OpenShellNotFound is the message SPEC §4.2 fixes for a missing CLI.
 const OpenShellNotFound = "openshell CLI not found. Install OpenShell before using sandbox commands."
 
-// openShellCallTimeout bounds `sandbox get` and `sandbox ssh-config`, which
-// talk to the OpenShell gateway and could otherwise hang a run. Hang
-// protection; ctx can cut it shorter.
+// openShellCallTimeout bounds one short openshell call (`sandbox get`,
+// `sandbox ssh-config`, `forward list|stop`), which could otherwise hang a
+// run on an unresponsive gateway. Hang protection; ctx can cut it shorter.
 const openShellCallTimeout = 60 * time.Second
 
 // OpenShellNotFoundError: no openshell binary where §4.2 looks. Exit 3:
@@ -46,6 +46,21 @@ type OpenShellOptions struct {
 	Getenv func(string) string
 	// ExecOnly skips `sandbox ssh-config` and uses the exec fallback.
 	ExecOnly bool
+	// Gateway is the OpenShell gateway to talk to (the registry's
+	// gatewayName). When set, every openshell invocation carries the global
+	// `-g <gateway>`; empty leaves the choice to OpenShell (its
+	// OPENSHELL_GATEWAY, else its active gateway).
+	Gateway string
+}
+
+// openShellArgv puts OpenShell's global gateway flag in front of args.
+// OpenShell's CLI declares `-g/--gateway` once, on its root command, as a
+// global flag; placed first it is read the same way by every subcommand.
+func openShellArgv(gateway string, args ...string) []string {
+	if gateway == "" {
+		return args
+	}
+	return append([]string{"-g", gateway}, args...)
 }
 
 // OpenShellFixedPaths are the places ResolveOpenShell looks last, after
@@ -113,11 +128,11 @@ func DialOpenShell(ctx context.Context, name string, opts OpenShellOptions) (Tra
 	if err != nil {
 		return nil, err
 	}
-	if err := openShellPhase(ctx, bin, name); err != nil {
+	if err := openShellPhase(ctx, bin, opts.Gateway, name); err != nil {
 		return nil, err
 	}
 	if !opts.ExecOnly {
-		cfg, err := openShellCall(ctx, bin, "sandbox", "ssh-config", name)
+		cfg, err := openShellCall(ctx, bin, opts.Gateway, "sandbox", "ssh-config", name)
 		if err == nil && len(bytes.TrimSpace(cfg.stdout)) > 0 {
 			return dialOpenShellSSH(ctx, name, cfg.stdout, getenv)
 		}
@@ -125,15 +140,15 @@ func DialOpenShell(ctx context.Context, name string, opts OpenShellOptions) (Tra
 			return nil, fmt.Errorf("openshell sandbox ssh-config %s: %w", name, ctx.Err())
 		}
 	}
-	return &OpenShellExecTransport{bin: bin, name: name}, nil
+	return &OpenShellExecTransport{bin: bin, gateway: opts.Gateway, name: name}, nil
 }
 
 // openShellPhase runs `openshell sandbox get <name>`: NotFound means the
 // sandbox is gone (exit 1, registry kept); any other failure, or a phase
 // other than Ready, means it cannot be inspected now (exit 3) and the
 // message is OpenShell's.
-func openShellPhase(ctx context.Context, bin, name string) error {
-	res, err := openShellCall(ctx, bin, "sandbox", "get", name)
+func openShellPhase(ctx context.Context, bin, gateway, name string) error {
+	res, err := openShellCall(ctx, bin, gateway, "sandbox", "get", name)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("openshell sandbox get %s: %w", name, ctx.Err())
@@ -198,10 +213,12 @@ func (r callResult) message() string {
 	return strings.TrimSpace(string(r.stdout))
 }
 
-func openShellCall(ctx context.Context, bin string, args ...string) (callResult, error) {
+// openShellCall runs one openshell command line (with the gateway flag
+// when gateway is set) and collects its output.
+func openShellCall(ctx context.Context, bin, gateway string, args ...string) (callResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, openShellCallTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd := exec.CommandContext(ctx, bin, openShellArgv(gateway, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -220,7 +237,7 @@ func openShellCall(ctx context.Context, bin string, args ...string) (callResult,
 // Command.Script rather than Stdin when the transport is this type. Stdin is
 // still handed to openshell, for what it passes.
 type OpenShellExecTransport struct {
-	bin, name string
+	bin, gateway, name string
 }
 
 var _ Transport = (*OpenShellExecTransport)(nil)
@@ -235,8 +252,8 @@ var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // shows it before the stdout marker, where it is dropped as preamble.
 const execWrapper = `printf '%s\n' "$1-stderr" >&2; printf '%s\n' "$1"; eval "$(printf '%s' "$2" | base64 -d)"`
 
-// Run executes cmd through `openshell sandbox exec --name <name> -- sh -c
-// <wrapper> <marker> <base64 script>`. Env becomes quoted `export` lines
+// Run executes cmd through `openshell [-g <gateway>] sandbox exec --name
+// <name> -- sh -c <wrapper> <marker> <base64 script>`. Env becomes quoted `export` lines
 // ahead of the script (names that are not shell names are dropped).
 //
 // Outcome: the marker seen and openshell exited N → Exited N (OpenShell
@@ -252,7 +269,7 @@ func (t *OpenShellExecTransport) Run(ctx context.Context, c Command) (Outcome, e
 
 	stdout := newMarkerWriter(marker, c.Stdout)
 	stderr := newMarkerWriter(marker+"-stderr", c.Stderr)
-	cmd := exec.Command(t.bin, "sandbox", "exec", "--name", t.name, "--", "sh", "-c", execWrapper, "sh", marker, encoded)
+	cmd := exec.Command(t.bin, openShellArgv(t.gateway, "sandbox", "exec", "--name", t.name, "--", "sh", "-c", execWrapper, "sh", marker, encoded)...)
 	cmd.Stdin = c.Stdin
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -212,3 +212,50 @@ func TestOpenShellErrors(t *testing.T) {
 		t.Errorf("relative NEMOCLAW_OPENSHELL_BIN: %v", err)
 	}
 }
+
+// Every call DialOpenShell makes carries `-g <gateway>` when a gateway is
+// named, and none does when it is not: the phase check, ssh-config and the
+// exec fallback's `sandbox exec`.
+func TestOpenShellGatewayFlag(t *testing.T) {
+	t.Parallel()
+	for _, gw := range []string{"nemoclaw", ""} {
+		log := argvLog(t)
+		getenv := double(t, map[string]string{"DOUBLE_SANDBOX": "demo", "DOUBLE_NO_SSH_CONFIG": "1", "DOUBLE_ARGV_LOG": log})
+		tr, err := dialOpenShell(t, "demo", sandboxexec.OpenShellOptions{Getenv: getenv, Gateway: gw})
+		if err != nil {
+			t.Fatalf("DialOpenShell: %v", err)
+		}
+		if got, out, _ := run(t, tr, "echo hi", nil); got.Code != 0 || out != "hi\n" {
+			t.Errorf("exec fallback with gateway %q: %v %q", gw, got, out)
+		}
+		lines := readArgvLog(t, log)
+		wantStarts := []string{"sandbox get demo", "sandbox ssh-config demo", "sandbox exec --name demo -- sh -c "}
+		if len(lines) != len(wantStarts) {
+			t.Fatalf("gateway %q: openshell ran %d times:\n%s", gw, len(lines), strings.Join(lines, "\n"))
+		}
+		for i, l := range lines {
+			want := wantStarts[i]
+			if gw != "" {
+				want = "-g " + gw + " " + want
+			}
+			if !strings.HasPrefix(l, want) {
+				t.Errorf("gateway %q: call %d was %q, want it to start with %q", gw, i, l, want)
+			}
+		}
+	}
+}
+
+// argvLog is a file the CLI double appends each invocation's arguments to.
+func argvLog(t *testing.T) string {
+	t.Helper()
+	return filepath.Join(t.TempDir(), "argv.log")
+}
+
+func readArgvLog(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+}

@@ -90,6 +90,9 @@ func DialSSH(ctx context.Context, t SSHTarget, opts SSHOptions) (*SSHTransport, 
 	} else {
 		var d net.Dialer
 		conn, err = d.DialContext(dctx, "tcp", net.JoinHostPort(cfg.HostName, strconv.Itoa(cfg.Port)))
+		if err == nil {
+			conn = withQuickAck(conn)
+		}
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -106,6 +109,7 @@ func DialSSH(ctx context.Context, t SSHTarget, opts SSHOptions) (*SSHTransport, 
 	_ = conn.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	clientConfig := &ssh.ClientConfig{
+		Config:            ssh.Config{Ciphers: preferredCiphers()},
 		User:              cfg.User,
 		Auth:              auth,
 		HostKeyCallback:   hostKeyCallback,

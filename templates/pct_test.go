@@ -8,13 +8,6 @@ import (
 	"github.com/nemoclaw/nemoclaw-go/internal/testenv"
 )
 
-// quoteSeeds are the strings most likely to break an encoder.
-var quoteSeeds = []string{
-	"", "plain", "it's", "'", "''", `'\''`, `\`, `\'`, `"`, "$HOME", "$(touch /tmp/x)", "`id`",
-	"a b\tc\nd", "\n", "*", "?[a-z]", "~root", "-n", "--", "!", "#comment", "%s%n", "\x01\x7f\xff",
-	"ünïcödé", "a'b'c'd", "${x:-y}", ";|&<>()", "\r\n",
-}
-
 func TestPctEncodeDecode(t *testing.T) {
 	cases := []struct{ in, want string }{
 		{"", ""},
@@ -61,7 +54,7 @@ func shPct(t *testing.T, sh string, in []string) []string {
 // FuzzPctEncodeMirrorsShell: the payload's nc_pct (od + awk) and PctEncode
 // agree byte for byte, so the host decodes exactly what the payload meant.
 func FuzzPctEncodeMirrorsShell(f *testing.F) {
-	for _, s := range quoteSeeds {
+	for _, s := range testenv.AwkwardStrings {
 		f.Add(s)
 	}
 	dash := testenv.RequireBinary(f, "dash")

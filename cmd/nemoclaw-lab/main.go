@@ -317,7 +317,7 @@ func listCommand() *cli.Command {
 func shimCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "openshell-shim",
-		Usage:     "write an `openshell` TEST DOUBLE (sandbox get|list|exec|ssh-config for lab sandboxes) into <dir>",
+		Usage:     "write an `openshell` TEST DOUBLE (sandbox get|list|exec|ssh-config, forward start|stop|list for lab sandboxes) into <dir>",
 		ArgsUsage: "<dir>",
 		Flags:     []cli.Flag{labDirFlag()},
 		Action: func(c *cli.Context) error {
@@ -352,19 +352,32 @@ func proxyCommand() *cli.Command {
 }
 
 // openShellDouble runs the OpenShell test double: [--lab-dir D] [--home H]
-// then OpenShell's own arguments.
+// [--argv-log F] then OpenShell's own arguments (logged to F first).
 func openShellDouble(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var o lab.Options
+	var argvLog string
 	for len(args) >= 2 {
 		switch args[0] {
 		case "--lab-dir":
 			o.LabDir = args[1]
 		case "--home":
 			o.Home = args[1]
+		case "--argv-log":
+			argvLog = args[1]
 		default:
-			return lab.OpenShellDouble(ctx, o, args, stdin, stdout, stderr)
+			return runOpenShellDouble(ctx, o, argvLog, args, stdin, stdout, stderr)
 		}
 		args = args[2:]
+	}
+	return runOpenShellDouble(ctx, o, argvLog, args, stdin, stdout, stderr)
+}
+
+func runOpenShellDouble(ctx context.Context, o lab.Options, argvLog string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if argvLog != "" {
+		if err := lab.LogOpenShellArgv(argvLog, args); err != nil {
+			fmt.Fprintf(stderr, "Error: openshell test double: %v\n", err)
+			return 1
+		}
 	}
 	return lab.OpenShellDouble(ctx, o, args, stdin, stdout, stderr)
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/nemoclaw/nemoclaw-go/e2e/harness"
 	"github.com/nemoclaw/nemoclaw-go/e2e/lab"
+	"github.com/nemoclaw/nemoclaw-go/host/registry"
 	"github.com/nemoclaw/nemoclaw-go/internal/statefs"
 	"github.com/nemoclaw/nemoclaw-go/portforward"
 )
@@ -48,6 +49,7 @@ func TestScenarios(t *testing.T) {
 			env.Setenv("HOME", home)
 			env.Setenv("NEMOCLAW_LAB_DIR", labDir)
 			env.Setenv("NO_COLOR", "1")
+			env.Setenv("GORACE", os.Getenv("GORACE"))
 			env.Setenv("PATH", harness.BinDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 			// A short name per script: lab names are DNS labels.
 			base := strings.TrimSuffix(filepath.Base(env.WorkDir), filepath.Ext(env.WorkDir))
@@ -56,13 +58,14 @@ func TestScenarios(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"freeport":  cmdFreeport,
-			"gwpid":     cmdGatewayPID,
-			"daemonpid": cmdDaemonPID,
-			"jsonout":   func(ts *testscript.TestScript, neg bool, args []string) { cmdJSONOut(ts, neg, args, schema) },
-			"waitlock":  cmdWaitLock,
-			"snapshot":  cmdSnapshot,
-			"alive":     cmdAlive,
+			"freeport":     cmdFreeport,
+			"gwpid":        cmdGatewayPID,
+			"daemonpid":    cmdDaemonPID,
+			"jsonout":      func(ts *testscript.TestScript, neg bool, args []string) { cmdJSONOut(ts, neg, args, schema) },
+			"waitlock":     cmdWaitLock,
+			"snapshot":     cmdSnapshot,
+			"alive":        cmdAlive,
+			"openshellize": cmdOpenShellize,
 		},
 	})
 }
@@ -253,4 +256,21 @@ func cmdSnapshot(ts *testscript.TestScript, neg bool, args []string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## /tmp\n%s\n## processes\n%s\n## host\n%s\n", tmp, strings.Join(pl, "\n"), strings.Join(host, "\n"))
 	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(b.String()), 0o600))
+}
+
+// openshellize SANDBOX GATEWAY makes a lab sandbox's registry entry what
+// NemoClaw writes for an OpenShell sandbox: no transport object (OpenShell
+// is the default) and the OpenShell gateway's name.
+func cmdOpenShellize(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: openshellize SANDBOX GATEWAY")
+	}
+	ts.Check(registry.Update(registry.DefaultPath(ts.Getenv("HOME")), func(r *registry.Registry) error {
+		sb, ok := r.Sandboxes[args[0]]
+		if !ok {
+			return fmt.Errorf("no sandbox %s", args[0])
+		}
+		sb.Transport, sb.GatewayName = nil, args[1]
+		return nil
+	}))
 }

@@ -16,6 +16,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -51,7 +52,18 @@ func Main(m *testing.M) int {
 	BinDir = dir
 	_, self, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(self), "..", "..")
-	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/nemoclaw", "./cmd/nemohermes", "./cmd/nemoclaw-lab")
+	// The tests build the binaries with the race detector, and every
+	// process halts on the first race it sees: the engine's and the
+	// forward daemon's goroutines run only in these processes, so this
+	// is where their races can be caught. Benchmarks time the binaries
+	// operators run, built without it.
+	flag.Parse()
+	args := []string{"build", "-o", dir + "/"}
+	if flag.Lookup("test.bench").Value.String() == "" {
+		args = append(args, "-race")
+		os.Setenv("GORACE", "halt_on_error=1 exitcode=66")
+	}
+	cmd := exec.Command("go", append(args, "./cmd/nemoclaw", "./cmd/nemohermes", "./cmd/nemoclaw-lab")...)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building the binaries: %v\n%s", err, out)

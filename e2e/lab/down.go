@@ -12,9 +12,12 @@ import (
 // PID 1 makes the kernel kill every process in its PID namespace, and with
 // the last one the mount and network namespaces (tmpfs, overlays) vanish.
 // Then the registry entry (only if it is still ours) and the state directory
-// go. Idempotent: a sandbox already stopped is only cleaned up.
+// go. Forwards the OpenShell test double started for it are stopped first,
+// as OpenShell's `sandbox delete` stops the sandbox's forwards. Idempotent:
+// a sandbox already stopped is only cleaned up.
 func (s *Sandbox) Down() error {
 	var errs []error
+	stopSandboxForwards(s.Options, s.Name)
 	if err := s.stop(); err != nil {
 		errs = append(errs, err)
 	}

@@ -12,11 +12,18 @@ import (
 	"github.com/nemoclaw/nemoclaw-go/internal/shellquote"
 )
 
+// LabGateway is the one OpenShell gateway the test double knows: the name
+// NemoClaw gives its gateway. `-g nemoclaw` (or no -g) reaches the lab's
+// sandboxes; any other name is an unknown gateway, as in OpenShell.
+const LabGateway = "nemoclaw"
+
 // WriteOpenShellShim writes dir/openshell: a TEST DOUBLE of the OpenShell
-// CLI, not OpenShell. It implements `sandbox get|list|exec|ssh-config` for
-// this lab's sandboxes (by running `nemoclaw-lab openshell-double`), so the
-// OpenShell transport can be tested where no OpenShell runs. It returns the
-// path written.
+// CLI, not OpenShell. It implements `sandbox get|list|exec|ssh-config` and
+// `forward start|stop|list` for this lab's sandboxes, with OpenShell's
+// global `-g/--gateway` (by running `nemoclaw-lab openshell-double`), so the
+// OpenShell transport and OpenShell's own forwards can be tested where no
+// OpenShell runs. Each run appends its arguments to OpenShellArgvLog(dir),
+// so a test can see how it was called. It returns the path written.
 func WriteOpenShellShim(dir string, o Options) (string, error) {
 	o, err := o.withLocations()
 	if err != nil {
@@ -35,9 +42,11 @@ func WriteOpenShellShim(dir string, o Options) (string, error) {
 	}
 	script := fmt.Sprintf(`#!/bin/sh
 # openshell: TEST DOUBLE written by nemoclaw-lab. This is NOT NVIDIA OpenShell.
-# It answers sandbox get|list|exec|ssh-config for nemoclaw-lab sandboxes only.
-exec %s openshell-double --lab-dir %s --home %s "$@"
-`, shellquote.Quote(bin), shellquote.Quote(o.LabDir), shellquote.Quote(o.Home))
+# It answers sandbox get|list|exec|ssh-config and forward start|stop|list
+# for nemoclaw-lab sandboxes only, and logs its arguments to the file named
+# by --argv-log.
+exec %s openshell-double --lab-dir %s --home %s --argv-log %s "$@"
+`, shellquote.Quote(bin), shellquote.Quote(o.LabDir), shellquote.Quote(o.Home), shellquote.Quote(OpenShellArgvLog(filepath.Dir(path))))
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(script), 0o755); err != nil {
 		return "", err
@@ -52,18 +61,39 @@ exec %s openshell-double --lab-dir %s --home %s "$@"
 //	sandbox list                         NAME and PHASE columns
 //	sandbox exec --name <name> -- cmd... runs cmd as the sandbox user, stdio passed through
 //	sandbox ssh-config <name>            an OpenSSH config, Host openshell-<name>
+//	forward start [-d|--background] <[bind:]port> <name>
+//	                                     a real ssh -L forward (see openshell_forward.go)
+//	forward stop <port> [name]           stops it; exit 0 either way, as OpenShell
+//	forward list                         SANDBOX BIND PORT PID STATUS, status coloured
 //	--version                            says it is a test double
+//
+// OpenShell's global -g/--gateway <name> is accepted anywhere before `--`.
+// The `sandbox` commands and `forward start` resolve it (only LabGateway
+// exists); `forward list|stop`, like OpenShell's, read local PID files and
+// ignore it.
 func OpenShellDouble(ctx context.Context, o Options, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fail := func(code int, format string, a ...any) int {
 		fmt.Fprintf(stderr, "Error: "+format+"\n", a...)
 		return code
 	}
+	o, err := o.withLocations()
+	if err != nil {
+		return fail(1, "%v", err)
+	}
+	gateway, args, err := splitGatewayFlag(args)
+	if err != nil {
+		return fail(2, "%v", err)
+	}
 	if len(args) == 1 && (args[0] == "--version" || args[0] == "version") {
 		fmt.Fprintln(stdout, "openshell 0.0.0 (nemoclaw-lab test double, not OpenShell)")
 		return 0
 	}
-	if len(args) < 2 || args[0] != "sandbox" {
-		return fail(2, "openshell test double: unsupported command %q (supported: sandbox get|list|exec|ssh-config)", strings.Join(args, " "))
+	if len(args) < 2 || (args[0] != "sandbox" && args[0] != "forward") {
+		return fail(2, "openshell test double: unsupported command %q (supported: sandbox get|list|exec|ssh-config, forward start|stop|list)", strings.Join(args, " "))
+	}
+	knownGateway := func() bool { return gateway == "" || gateway == LabGateway }
+	unknownGateway := func() int {
+		return fail(1, "Unknown gateway '%s'.\nRegister it first: openshell gateway add <endpoint> --name %s\nOr list available gateways: openshell gateway select", gateway, gateway)
 	}
 	open := func(name string) (*Sandbox, int) {
 		o := o
@@ -82,6 +112,26 @@ func OpenShellDouble(ctx context.Context, o Options, args []string, stdin io.Rea
 			return "Ready"
 		}
 		return "Error"
+	}
+	if args[0] == "forward" {
+		switch args[1] {
+		case "list":
+			if len(args) != 2 {
+				return fail(2, "unexpected argument '%s' found", args[2])
+			}
+			return forwardList(o, stdout, stderr)
+		case "stop":
+			return forwardStop(o, args[2:], stderr, fail)
+		case "start":
+			if !knownGateway() {
+				return unknownGateway()
+			}
+			return forwardStart(ctx, o, args[2:], stderr, fail, open)
+		}
+		return fail(2, "openshell test double: unsupported command %q", strings.Join(args, " "))
+	}
+	if !knownGateway() {
+		return unknownGateway()
 	}
 	switch args[1] {
 	case "get":
@@ -152,4 +202,32 @@ func OpenShellDouble(ctx context.Context, o Options, args []string, stdin io.Rea
 		return status
 	}
 	return fail(2, "openshell test double: unsupported command %q", strings.Join(args, " "))
+}
+
+// splitGatewayFlag takes OpenShell's global gateway flag out of args, in
+// any of clap's spellings (-g NAME, -gNAME, -g=NAME, --gateway NAME,
+// --gateway=NAME), anywhere before a `--`.
+func splitGatewayFlag(args []string) (string, []string, error) {
+	var gateway string
+	rest := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return gateway, append(rest, args[i:]...), nil
+		case a == "-g" || a == "--gateway":
+			if i+1 >= len(args) {
+				return "", nil, errors.New("a value is required for '--gateway <GATEWAY>' but none was supplied")
+			}
+			gateway = args[i+1]
+			i++
+		case strings.HasPrefix(a, "--gateway="):
+			gateway = strings.TrimPrefix(a, "--gateway=")
+		case strings.HasPrefix(a, "-g") && !strings.HasPrefix(a, "--"):
+			gateway = strings.TrimPrefix(strings.TrimPrefix(a, "-g"), "=")
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return gateway, rest, nil
 }

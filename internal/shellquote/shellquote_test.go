@@ -8,13 +8,6 @@ import (
 	"github.com/nemoclaw/nemoclaw-go/internal/testenv"
 )
 
-// seeds are the strings most likely to break a quoting function.
-var seeds = []string{
-	"", "plain", "it's", "'", "''", `'\''`, `\`, `\'`, `"`, "$HOME", "$(touch /tmp/x)", "`id`",
-	"a b\tc\nd", "\n", "*", "?[a-z]", "~root", "-n", "--", "!", "#comment", "%s%n", "\x01\x7f\xff",
-	"ünïcödé", "a'b'c'd", "${x:-y}", ";|&<>()", "\r\n",
-}
-
 // shPrintf runs every string through `printf %s <Quote(s)>` in one real sh
 // and returns what the shell printed for each: the oracle for Quote.
 func shPrintf(t *testing.T, sh string, in []string) []string {
@@ -34,11 +27,11 @@ func shPrintf(t *testing.T, sh string, in []string) []string {
 func TestQuoteRoundTripsThroughRealShells(t *testing.T) {
 	for _, sh := range []string{"dash", "bash"} {
 		path := testenv.RequireBinary(t, sh)
-		got := shPrintf(t, path, seeds)
-		if len(got) != len(seeds) {
-			t.Fatalf("%s printed %d words for %d inputs", sh, len(got), len(seeds))
+		got := shPrintf(t, path, testenv.AwkwardStrings)
+		if len(got) != len(testenv.AwkwardStrings) {
+			t.Fatalf("%s printed %d words for %d inputs", sh, len(got), len(testenv.AwkwardStrings))
 		}
-		for i, s := range seeds {
+		for i, s := range testenv.AwkwardStrings {
 			if got[i] != s {
 				t.Errorf("%s: Quote(%q) came back as %q", sh, s, got[i])
 			}
@@ -49,7 +42,7 @@ func TestQuoteRoundTripsThroughRealShells(t *testing.T) {
 // FuzzQuote: for any string without NUL, a real sh turns Quote(s) back into
 // exactly s, and nothing else is executed.
 func FuzzQuote(f *testing.F) {
-	for _, s := range seeds {
+	for _, s := range testenv.AwkwardStrings {
 		f.Add(s)
 	}
 	dash := testenv.RequireBinary(f, "dash")

@@ -81,3 +81,12 @@ func Exclusive(t testing.TB, name string) {
 	}
 	t.Cleanup(l.Unlock)
 }
+
+// AwkwardStrings are the strings most likely to break a quoting or
+// encoding function: seeds for the fuzzers that check ours against a real
+// sh.
+var AwkwardStrings = []string{
+	"", "plain", "it's", "'", "''", `'\''`, `\`, `\'`, `"`, "$HOME", "$(touch /tmp/x)", "`id`",
+	"a b\tc\nd", "\n", "*", "?[a-z]", "~root", "-n", "--", "!", "#comment", "%s%n", "\x01\x7f\xff",
+	"ünïcödé", "a'b'c'd", "${x:-y}", ";|&<>()", "\r\n",
+}
