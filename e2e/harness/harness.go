@@ -1,7 +1,7 @@
 // Package harness is what the end-to-end packages (e2e/cli, e2e/jobs) share
 // to drive the built binaries against lab sandboxes exactly as an operator
-// or a CI job would: the binaries built once per test binary the way `make
-// build` builds them, one private HOME and lab directory per operator, lab
+// or a CI job would: the binaries built once per test binary (with the race
+// detector, see Main), one private HOME and lab directory per operator, lab
 // sandboxes taken down (with every forward daemon recorded in that HOME)
 // when the test ends, free ports, the sandbox's gateway processes, and
 // --json output checked against the report schema.

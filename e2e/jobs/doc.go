@@ -22,7 +22,7 @@
 //	12 recover --all over ten            TestJob12RecoverAllTen
 //	13 the real OpenClaw gateway         TestJob13And14RealOpenClaw/job13
 //	14 a real browser on the dashboard   TestJob13And14RealOpenClaw/job14
-//	15 the OpenShell path                TestJob15OpenShellPath
+//	15 the OpenShell path                TestJob15OpenShellPath (beside e2e/cli testdata/openshell.txtar)
 //
 // The stub-gateway jobs run in parallel. The real-OpenClaw jobs run first
 // and alone in this package (not parallel), and hold the machine-wide
