@@ -24,6 +24,8 @@ func (inv *Invocation) debugCommand() *cli.Command {
 				&cli.BoolFlag{Name: "check", Usage: "check mode (diagnose): report what would change, change nothing"},
 				&cli.DurationFlag{Name: "settle", Value: templates.DefaultSettle, Usage: "settle window after the first healthy answer (0 disables)"},
 				&cli.BoolFlag{Name: "dashboard-only", Usage: "the Hermes dashboard-only variant"},
+				&cli.BoolFlag{Name: "hermes-dashboard", Usage: "hermes: also ensure the optional web dashboard (hermesDashboardEnabled)"},
+				&cli.BoolFlag{Name: "tui", Usage: "hermes dashboard: with --tui (hermesDashboardTui)"},
 			),
 			Action: inv.debugPayload,
 		}},
@@ -77,6 +79,9 @@ func (inv *Invocation) debugPayload(c *cli.Context) error {
 	}
 	if c.Bool("dashboard-only") {
 		p.Mode = templates.ModeHermesDashboard
+	}
+	if c.Bool("hermes-dashboard") || c.Bool("tui") {
+		p.HermesDashboard = templates.HermesDashboard{Enabled: true, TUI: c.Bool("tui")}
 	}
 	script, err := templates.Render(p)
 	if err != nil {

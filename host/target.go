@@ -95,7 +95,7 @@ func (inv *Invocation) resolveTarget(name string, sb *registry.Sandbox, f runFla
 		if internal == 0 {
 			internal = defaultHermesDashboardPort
 		}
-		t.Payload.HermesDashboard = templates.HermesDashboard{Enabled: true, Port: local, InternalPort: internal}
+		t.Payload.HermesDashboard = templates.HermesDashboard{Enabled: true, Port: local, InternalPort: internal, TUI: sb.HermesDashboardTui}
 		t.Forwards = append(t.Forwards, recovery.Forward{Local: local, Remote: internal, Purpose: "Hermes dashboard"})
 	}
 	return t, nil

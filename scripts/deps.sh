@@ -10,6 +10,7 @@ packages=(
 	socat iproute2 util-linux procps psmisc
 	curl openssl ca-certificates
 	gosu                          # the payload's run-as-gateway path (SPEC §5.2 step 10)
+	python3                       # the Hermes secret-boundary validator's interpreter (its test double)
 )
 
 missing=()

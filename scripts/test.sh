@@ -7,18 +7,22 @@
 # sh/dash, the lab's Node 24 and OpenClaw) FAIL the test that needs it,
 # never skip it, so a green run means everything ran.
 #
-# Two runs, started together because one is CPU bound and the other waits:
-#   race       go test -race over every package, except the whole-script
-#              namespace cases of the payload (TestNamespace*) and the lab
-#              (e2e/...), whose shell steps run under wall-clock budgets
-#   namespace  those, without -race (the race detector slows the Go side
-#              of their harnesses and says nothing about shell)
-# Their output is prefixed [race] / [ns]; the run fails if either fails.
+# Three runs, started together: one is CPU bound, the others mostly wait
+# on real processes (shells, sshd, gateways) under wall-clock budgets:
+#   race  go test -race over every package, except the whole-script
+#         namespace cases of the payload (TestNamespace*) and the lab-driven
+#         e2e packages
+#   ns    the payload's namespace cases, without -race (it slows the Go
+#         side of their harness and says nothing about shell)
+#   e2e   e2e/... (the lab, the operator's commands, the jobs); their
+#         binaries are built with -race themselves
+# The waiting runs use -parallel 8: their tests sleep, they do not compute.
+# Output is prefixed [race] / [ns] / [e2e]; the run fails if any fails.
 #
-# The end-to-end packages (e2e/cli, e2e/jobs, e2e/lab) run side by side;
-# the tests among them that start the real OpenClaw gateway take turns
-# through a machine-wide lock (testenv.Exclusive). Test artifacts (the
-# browser job's screenshot on failure) are kept in test-artifacts/.
+# The e2e packages run side by side; the tests among them that start the
+# real OpenClaw gateway take turns through a machine-wide lock
+# (testenv.Exclusive). Test artifacts (the browser job's screenshot on
+# failure) are kept in test-artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -26,7 +30,7 @@ export PATH="/usr/local/go/bin:$PATH"
 check() {
 	local problems=()
 	[ "$(id -u)" -eq 0 ] || problems+=("not root: the tests start sshd in Linux namespaces, bind-mount and chown; run: sudo make test")
-	for b in sshd:openssh-server ssh:openssh-client dash:dash sh:dash shellcheck:shellcheck socat:socat nsenter:util-linux unshare:util-linux curl:curl; do
+	for b in sshd:openssh-server ssh:openssh-client dash:dash sh:dash shellcheck:shellcheck socat:socat nsenter:util-linux unshare:util-linux curl:curl python3:python3; do
 		cmd=${b%%:*} pkg=${b#*:}
 		[ -x "/usr/sbin/$cmd" ] || command -v "$cmd" >/dev/null 2>&1 || problems+=("$cmd not found: apt-get install $pkg (make deps does)")
 	done
@@ -46,7 +50,7 @@ artifacts=$PWD/test-artifacts
 mkdir -p "$artifacts"
 
 e2e() {
-	go test -count=1 -timeout "$timeout" -artifacts -outputdir "$artifacts" ./e2e/...
+	go test -count=1 -parallel 8 -timeout "$timeout" -artifacts -outputdir "$artifacts" ./e2e/...
 }
 
 start=$SECONDS
@@ -60,10 +64,13 @@ fi
 mapfile -t race_pkgs < <(go list ./... | grep -v '/e2e/')
 go test -race -count=1 -timeout "$timeout" -skip '^TestNamespace' "${race_pkgs[@]}" 2>&1 | sed -u 's/^/[race] /' &
 race=$!
-{ go test -count=1 -timeout "$timeout" -run '^TestNamespace' ./templates/ && e2e; } 2>&1 | sed -u 's/^/[ns] /' &
+go test -count=1 -parallel 8 -timeout "$timeout" -run '^TestNamespace' ./templates/ 2>&1 | sed -u 's/^/[ns] /' &
 ns=$!
+e2e 2>&1 | sed -u 's/^/[e2e] /' &
+e2e=$!
 rc=0
 wait "$race" || rc=1
 wait "$ns" || rc=1
+wait "$e2e" || rc=1
 echo "make test: $((SECONDS - start)) s, $([ "$rc" -eq 0 ] && echo passed || echo FAILED)"
 exit "$rc"

@@ -22,6 +22,12 @@ func dashParams(mode templates.Mode, check bool) templates.Params {
 	return p
 }
 
+func dashTUIParams(mode templates.Mode) templates.Params {
+	p := dashParams(mode, false)
+	p.HermesDashboard.TUI = true
+	return p
+}
+
 // startsByRole groups the payload-launched starts.
 func startsByRole(r *nsResult) map[string][]nsStart {
 	m := map[string][]nsStart{}
@@ -32,16 +38,24 @@ func startsByRole(r *nsResult) map[string][]nsStart {
 }
 
 // wantDashboardStart checks the one dashboard the payload launched: the
-// exact command of SPEC §5.2, guarded like the gateway, output in the log.
-func wantDashboardStart(t *testing.T, c nsCtx, r *nsResult) {
+// exact command of SPEC §5.2 (with --tui when asked), guarded like the
+// gateway, with Hermes' umask, output appended to /tmp/hermes-dashboard.log.
+func wantDashboardStart(t *testing.T, c nsCtx, r *nsResult, tui bool) {
 	t.Helper()
 	d := startsByRole(r)["hermes-dashboard"]
 	if len(d) != 1 {
 		t.Errorf("dashboard starts = %d, want 1", len(d))
 		return
 	}
-	if got := strings.Join(d[0].Args, " "); got != "dashboard --host 127.0.0.1 --port 9119 --skip-build --no-open" {
-		t.Errorf("dashboard argv = %q", got)
+	want := "dashboard --host 127.0.0.1 --port 9119 --skip-build --no-open"
+	if tui {
+		want += " --tui"
+	}
+	if got := strings.Join(d[0].Args, " "); got != want {
+		t.Errorf("dashboard argv = %q, want %q", got, want)
+	}
+	if d[0].Umask != "0007" {
+		t.Errorf("dashboard umask %q, want Hermes' 0007", d[0].Umask)
 	}
 	req := nsRequireTokens(d[0].Env["NODE_OPTIONS"])
 	if req[nsSafetyNetTmp] != 1 || req[nsCiaoTmp] != 1 {
@@ -50,10 +64,15 @@ func wantDashboardStart(t *testing.T, c nsCtx, r *nsResult) {
 	if d[0].UID != c.uid || d[0].Env["HERMES_HOME"] != "/sandbox/.hermes" {
 		t.Errorf("dashboard uid %d HERMES_HOME %q", d[0].UID, d[0].Env["HERMES_HOME"])
 	}
-	if len(d[0].Fds) == 3 && d[0].Fds[1] != nsGatewayLog {
-		t.Errorf("dashboard stdout %q, want %s", d[0].Fds[1], nsGatewayLog)
+	if len(d[0].Fds) == 3 && (d[0].Fds[1] != nsDashboardLog || d[0].Fds[2] != nsDashboardLog) {
+		t.Errorf("dashboard stdout/stderr %q/%q, want %s", d[0].Fds[1], d[0].Fds[2], nsDashboardLog)
+	}
+	if f := r.file(nsDashboardLog); f.kind != "file" || !strings.Contains(string(f.data), "hermes-dashboard pid") {
+		t.Errorf("%s is %s, want the dashboard's output", nsDashboardLog, f)
 	}
 }
+
+const nsDashboardLog = "/tmp/hermes-dashboard.log"
 
 func TestNamespaceDashboardAndCustomAgent(t *testing.T) {
 	testenv.RequireRoot(t)
@@ -69,6 +88,12 @@ install -m 0644 -o %[1]d -g %[1]d /dev/null "$GLOG"
 start_gateway %[1]d hermes gateway run
 wait_http http://127.0.0.1:8642/health`, c.uid)
 	}
+	// dashboardFixture starts the entrypoint's dashboard and waits until
+	// it answers (any status).
+	dashboardFixture := func(c nsCtx) string {
+		return fmt.Sprintf(`start_gateway %[1]d env HERMES_HOME=/sandbox/.hermes hermes dashboard --host 127.0.0.1 --port 9119 --skip-build --no-open
+for _ in $(seq 1 500); do [ "$(curl -s -o /dev/null -w '%%{http_code}' --max-time 1 http://127.0.0.1:9119/)" != 000 ] && break; sleep 0.02; done`, c.uid)
+	}
 	cases := []struct {
 		name  string
 		build func(c nsCtx) (nsSpec, []templates.Params)
@@ -83,7 +108,7 @@ wait_http http://127.0.0.1:8642/health`, c.uid)
 			if g := startsByRole(r)["hermes-gateway"]; len(g) != 1 {
 				t.Errorf("gateway starts = %d, want 1", len(g))
 			}
-			wantDashboardStart(t, c, r)
+			wantDashboardStart(t, c, r, false)
 			if !nsHasStepStatus(r, 0, "changed") {
 				t.Error("no changed step reported")
 			}
@@ -97,7 +122,48 @@ wait_http http://127.0.0.1:8642/health`, c.uid)
 			if g := startsByRole(r)["hermes-gateway"]; len(g) != 0 {
 				t.Errorf("the dashboard-only variant launched a gateway")
 			}
-			wantDashboardStart(t, c, r)
+			wantDashboardStart(t, c, r, false)
+		}},
+		// hermesDashboardTui: the same, with --tui (issue 9 item 5).
+		{"dashboard-only-tui", func(c nsCtx) (nsSpec, []templates.Params) {
+			return nsSpec{fixture: healthyHermes(c)}, []templates.Params{dashTUIParams(templates.ModeHermesDashboard)}
+		}, func(t *testing.T, c nsCtx, r *nsResult) {
+			nsWantOutcome(t, r, 0, templates.OutcomeRecovered)
+			wantDashboardStart(t, c, r, true)
+		}},
+		// A dashboard that answers a redirect the spec lists (308) is
+		// serving: left alone.
+		{"dashboard-answering-308-is-serving", func(c nsCtx) (nsSpec, []templates.Params) {
+			return nsSpec{gw: map[string]any{"fixtureRootStatus": 308}, fixture: healthyHermes(c) + "\n" + dashboardFixture(c)},
+				[]templates.Params{dashParams(templates.ModeHermesDashboard, false)}
+		}, func(t *testing.T, c nsCtx, r *nsResult) {
+			nsWantOutcome(t, r, 0, templates.OutcomeAlreadyRunning)
+			nsWantNoLaunch(t, r)
+		}},
+		// One that answers any other status (303, not in the list) is not:
+		// stopped and relaunched.
+		{"dashboard-answering-303-is-not", func(c nsCtx) (nsSpec, []templates.Params) {
+			return nsSpec{gw: map[string]any{"fixtureRootStatus": 303}, fixture: healthyHermes(c) + "\n" + dashboardFixture(c)},
+				[]templates.Params{dashParams(templates.ModeHermesDashboard, false)}
+		}, func(t *testing.T, c nsCtx, r *nsResult) {
+			nsWantOutcome(t, r, 0, templates.OutcomeRecovered)
+			wantDashboardStart(t, c, r, false)
+			for _, s := range r.fixtureStarts {
+				if s.Role == "hermes-dashboard" && nsProcAlive(r, s.Pid) {
+					t.Errorf("the dashboard answering 303 (pid %d) was left running", s.Pid)
+				}
+			}
+		}},
+		// The dashboard-only variant refuses an unguarded dashboard in
+		// NemoClaw's words for it.
+		{"dashboard-only-refusal", func(c nsCtx) (nsSpec, []templates.Params) {
+			return nsSpec{fixture: healthyHermes(c) + "\nrm -f \"$PRE/ciao-network-guard.js\""},
+				[]templates.Params{dashParams(templates.ModeHermesDashboard, false)}
+		}, func(t *testing.T, c nsCtx, r *nsResult) {
+			nsWantOutcome(t, r, 0, templates.OutcomeRefused)
+			nsWantNoLaunch(t, r)
+			nsLogHas(t, r, nsGatewayLog, "[gateway-recovery] ERROR: NODE_OPTIONS missing safety-net preload or ciao preload after trusted recovery - refusing unguarded dashboard relaunch (#2478/#2701)")
+			nsLogLacks(t, r, nsGatewayLog, "refusing unguarded gateway relaunch")
 		}},
 		// Dashboard-only with no gateway: it must not launch anything; a
 		// full recovery is the operator's next step.

@@ -11,16 +11,26 @@ package templates_test
 // Run: go test -count=1 ./templates/ -run Namespace -v   (as root)
 //
 // Known disagreements between the payload and SPEC/contract (the tests assert
-// the SPEC; keep this list current): none. Every case passed against the
-// payload of 2026-11-26 23:45 UTC. Planted bugs (NSTEST_MUTATE: globbing on
-// while splitting NODE_OPTIONS, no content check of staged copies, no settle
-// hold, sourcing the untrusted proxy-env, ignoring a live lock, a wrong
-// dashboard argv) each made the matching case fail.
+// the SPEC; keep this list current): none. Planted bugs (NSTEST_MUTATE:
+// globbing on while splitting NODE_OPTIONS, no content check of staged
+// copies, no settle hold, sourcing the untrusted proxy-env, ignoring a live
+// lock, a wrong dashboard argv; issue 9: the validator's old interface, the
+// runtime-env check on a healthy gateway or skipped before a launch, its
+// stderr not logged, inherited code-loading NODE_OPTIONS kept, no
+// proxy-env recreation, an existing proxy-env overwritten, the payload's
+// umask or locale leaking to the gateway, Hermes not at 0007, no --tui, the
+// dashboard's output in the gateway log, any 30x as a live dashboard, the
+// gateway's refusal words for the dashboard, process patterns without
+// `run` or the renamed OpenClaw process, allow-list entries or unquoted
+// values missing, a lock that ignores the start time, its age, its owner or
+// a live holder) each made the matching case fail.
 //
-// Time: about 125 namespace runs. Each costs ~1-2 s of CPU, almost all of it
-// the payload's own process spawning, so on two idle cores the file takes a
-// few minutes; on a machine shared with other test runs it can exceed go
-// test's default 10m timeout (pass -timeout; make test uses 75m).
+// Time: about 150 namespace runs. Each costs ~1-2 s of CPU, almost all of it
+// the payload's own process spawning; stale processes get a 1 s stop grace
+// (StopGrace) instead of the default 5 + 5 s. On two idle cores the package
+// takes about two and a half minutes; on a machine shared with other test
+// runs it can exceed go test's default 10m timeout (pass -timeout; make test
+// uses 75m).
 //
 // Where SPEC and issue 2 differ, the issue is newer and wins (SPEC header):
 // case 06 expects a refusal for a proxy-env directory (issue 2) although
@@ -30,6 +40,7 @@ package templates_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -84,7 +95,19 @@ func nsOpenClaw(check bool) templates.Params {
 		Deadline:  90 * time.Second,
 		Readiness: 30 * time.Second,
 		Settle:    300 * time.Millisecond,
+		// Issue 9 item 9: a stale process gets 1 s after TERM and 1 s
+		// after KILL here, not the default 5 + 5 s.
+		StopGrace: time.Second,
 	}
+}
+
+// nsHealthyHermes is a fixture: the staged guards and a healthy Hermes
+// gateway started by the "entrypoint" as uid.
+func nsHealthyHermes(uid int) string {
+	return fmt.Sprintf(`stage_trusted
+install -m 0644 -o %[1]d -g %[1]d /dev/null "$GLOG"
+start_gateway %[1]d env HERMES_HOME=/sandbox/.hermes hermes gateway run
+wait_http http://localhost:8642/health`, uid)
 }
 
 func nsHermes() templates.Params {
@@ -116,8 +139,27 @@ export http_proxy=` + "`touch /tmp/nstest-pwned-backtick`" + `
 touch /tmp/nstest-pwned-bare
 export NSTEST_EVIL='not-allow-listed'
 export NODE_OPTIONS='--require /tmp/nstest-attacker.js'
+export OPENCLAW_GATEWAY_URL=ws://127.0.0.1:18789
+export OPENCLAW_OAUTH_DIR=/sandbox/.openclaw/oauth
+export JITI_FS_CACHE='/tmp/jiti-cache'
+export GIT_SSL_CAINFO="/etc/ssl/certs/ca-certificates.crt"
+export HERMES_TUI_DIR=/opt/hermes/ui-tui
+export NO_PROXY=localhost\ evil
+export ALL_PROXY=http://x;touch\ /tmp/nstest-pwned-semicolon
 ENV
 `
+
+// nsHostileKept is what the allow-list keeps from nsHostileEnv: the quoted
+// clean values and the `printf %q`-style unquoted ones of safe characters
+// only (issue 9 item 7).
+var nsHostileKept = map[string]string{
+	"HTTPS_PROXY":          "http://10.200.0.1:3128",
+	"OPENCLAW_GATEWAY_URL": "ws://127.0.0.1:18789",
+	"OPENCLAW_OAUTH_DIR":   "/sandbox/.openclaw/oauth",
+	"JITI_FS_CACHE":        "/tmp/jiti-cache",
+	"GIT_SSL_CAINFO":       "/etc/ssl/certs/ca-certificates.crt",
+	"HERMES_TUI_DIR":       "/opt/hermes/ui-tui",
+}
 
 // nsTrustedEnv writes a root-owned 0444 proxy-env, as a root entrypoint
 // does, with NODE_OPTIONS set to opts, plus the extra preload it names.
@@ -211,6 +253,7 @@ find /tmp -mindepth 1 -delete`, c.gwUID)}, []templates.Params{nsOpenClaw(false)}
 			}
 			nsWantTrustedStaged(t, r, c.uid)
 			nsWantRecoveredEnv(t, r, c.uid)
+			nsWantRecreatedProxyEnv(t, r, c.uid)
 			nsLogHas(t, r, nsGatewayLog, nsMissingWarning)
 		}},
 	// 03: a trusted (root 0444) complete proxy-env after a gateway crash:
@@ -226,6 +269,7 @@ find /tmp -mindepth 1 -delete`, c.gwUID)}, []templates.Params{nsOpenClaw(false)}
 			nsWantPreload(t, s, "http-proxy-fix")
 			nsLogLacks(t, r, nsGatewayLog, "missing or unsafe")
 			nsLogLacks(t, r, nsGatewayLog, nsIncompleteText)
+			nsWantUnchanged(t, r, nsProxyEnv)
 		}},
 	// 04: trusted but missing the ciao guard: the "incomplete" warning, the
 	// content kept, ciao added exactly once.
@@ -238,6 +282,7 @@ find /tmp -mindepth 1 -delete`, c.gwUID)}, []templates.Params{nsOpenClaw(false)}
 			nsWantRequires(t, s, map[string]int{"/tmp/nemoclaw-http-proxy-fix.js": 1})
 			nsLogHasLine(t, r, nsGatewayLog, "[gateway-recovery] WARNING:", nsIncompleteText)
 			nsLogLacks(t, r, nsGatewayLog, "missing or unsafe")
+			nsWantUnchanged(t, r, nsProxyEnv)
 		}},
 	// 05: untrusted proxy-env shapes carrying shell code: never sourced or
 	// executed (no marker file), only allow-listed clean values kept, the
@@ -476,6 +521,8 @@ mount -o remount,bind,ro "$GLOG"`
 			t.Helper()
 			nsWantOutcome(t, r, 0, templates.OutcomeStaleProcesses)
 			nsWantNoLaunch(t, r)
+			// The render input, not a fixed 5 s, decides the wait.
+			nsLogHasLine(t, r, nsGatewayLog, "[gateway-recovery]", "still running 1000ms after SIGTERM")
 		}},
 	// 14: no gateway binary anywhere on PATH: `agent-missing`.
 	{name: "14-binary-missing", users: nsNonroot,
@@ -533,14 +580,32 @@ mount -o remount,bind,ro "$GLOG"`
 				t.Errorf("gateway uid = %d, want 0", s.UID)
 			}
 		}},
-	// 17: Hermes secret boundary. A violating .env refuses even though the
-	// gateway is healthy, stops the gateway and the dashboard, and no secret
-	// byte reaches any output.
+	// 17: Hermes secret boundary, against a validator with the image's real
+	// interface (testdata/ns/validator.py: `env-file PATH`, `runtime-env`,
+	// exit 2 on anything else). A healthy gateway with a clean .env is left
+	// alone: already-running, the same pid, and the runtime-env check never
+	// runs (it belongs to the relaunch path).
+	{name: "17-hermes-healthy-clean-env", users: nsBothUsers,
+		build: func(c nsCtx) (nsSpec, []templates.Params) {
+			return nsSpec{validator: true, fixture: nsHealthyHermes(c.uid)}, []templates.Params{nsHermes()}
+		},
+		check: func(t nsT, c nsCtx, r *nsResult) {
+			t.Helper()
+			nsWantOutcome(t, r, 0, templates.OutcomeAlreadyRunning)
+			nsWantNoLaunch(t, r)
+			nsWantFixtureRunningAsResult(t, r)
+			nsWantValidatorCalled(t, r, "env-file /sandbox/.hermes/.env")
+			nsWantValidatorNotCalled(t, r, "runtime-env")
+		}},
+	// A violating .env refuses even though the gateway is healthy, stops the
+	// gateway and the dashboard (they loaded that .env), logs the offending
+	// key and its line (the validator's stderr), and no secret byte reaches
+	// any output.
 	{name: "17-hermes-env-file-violation", users: nsBothUsers,
 		build: func(nsCtx) (nsSpec, []templates.Params) {
 			p := nsHermes()
 			p.HermesDashboard = templates.HermesDashboard{Enabled: true, Port: 18789, InternalPort: 19789}
-			return nsSpec{validator: "violate-file", fixture: `stage_trusted
+			return nsSpec{validator: true, hermesEnv: "# model keys\nOPENAI_API_KEY=" + nsSecret + "\n", fixture: `stage_trusted
 install -m 0644 -o 1001 -g 1001 /dev/null "$GLOG"
 start_gateway 1001 env HERMES_HOME=/sandbox/.hermes hermes gateway run
 start_gateway 1001 env HERMES_HOME=/sandbox/.hermes hermes dashboard --host 127.0.0.1 --port 19789 --skip-build --no-open
@@ -560,24 +625,45 @@ wait_http http://127.0.0.1:19789/`}, []templates.Params{p}
 				}
 			}
 			nsWantNoSecret(t, r)
-			nsWantValidatorCalled(t, r, "/sandbox/.hermes/.env")
-			nsLogHasLineFold(t, r, nsGatewayLog, "[gateway-recovery]", "37", "")
+			nsWantValidatorCalled(t, r, "env-file /sandbox/.hermes/.env")
+			nsWantValidatorNotCalled(t, r, "runtime-env")
+			nsLogHasLine(t, r, nsGatewayLog, "[gateway-recovery]", "OPENAI_API_KEY (line 2)")
 		}},
-	// A violation found in the runtime environment refuses too.
-	{name: "17-hermes-process-env-violation", users: nsNonroot,
+	// The runtime-env check runs on the relaunch path, after the generated
+	// env is sourced: a raw secret in the session's own environment refuses
+	// the launch (key logged, value nowhere).
+	{name: "17-hermes-runtime-env-violation-gateway-down", users: nsBothUsers,
 		build: func(nsCtx) (nsSpec, []templates.Params) {
-			return nsSpec{validator: "violate-env"}, []templates.Params{nsHermes()}
+			return nsSpec{validator: true, env: []string{"NSTEST_API_KEY=" + nsSecret}}, []templates.Params{nsHermes()}
 		},
 		check: func(t nsT, c nsCtx, r *nsResult) {
 			t.Helper()
 			nsWantOutcome(t, r, 0, templates.OutcomeSecretBoundaryRefused)
 			nsWantNoLaunch(t, r)
 			nsWantNoSecret(t, r)
-			nsWantValidatorCalled(t, r, "--process-env")
-			nsLogHasLineFold(t, r, nsGatewayLog, "[gateway-recovery]", "41", "")
+			nsWantValidatorCalled(t, r, "env-file /sandbox/.hermes/.env")
+			nsWantValidatorCalled(t, r, "runtime-env")
+			nsLogHasLine(t, r, nsGatewayLog, "[gateway-recovery]", "NSTEST_API_KEY")
+			// The generated env was sourced before the check.
+			nsLogHasLine(t, r, nsGatewayLog, "[gateway-recovery] sourced "+nsRecoveredEnv)
 		}},
-	// No validator in the image: a warning, then a normal Hermes recovery
-	// with HERMES_HOME set and no --port (SPEC §3.2).
+	// ... but a healthy gateway is never stopped, or even checked, because of
+	// the SSH session's own environment: already-running, the same pid.
+	{name: "17-hermes-runtime-env-violation-gateway-healthy", users: nsNonroot,
+		build: func(c nsCtx) (nsSpec, []templates.Params) {
+			return nsSpec{validator: true, env: []string{"NSTEST_API_KEY=" + nsSecret}, fixture: nsHealthyHermes(c.uid)},
+				[]templates.Params{nsHermes()}
+		},
+		check: func(t nsT, c nsCtx, r *nsResult) {
+			t.Helper()
+			nsWantOutcome(t, r, 0, templates.OutcomeAlreadyRunning)
+			nsWantNoLaunch(t, r)
+			nsWantFixtureRunningAsResult(t, r)
+			nsWantValidatorNotCalled(t, r, "runtime-env")
+			nsWantNoSecret(t, r)
+		}},
+	// No validator in the image: NemoClaw's warning, then a normal Hermes
+	// recovery with HERMES_HOME set and no --port (SPEC §3.2).
 	{name: "17-hermes-validator-absent", users: nsRoot,
 		build: func(nsCtx) (nsSpec, []templates.Params) {
 			return nsSpec{}, []templates.Params{nsHermes()}
@@ -585,18 +671,21 @@ wait_http http://127.0.0.1:19789/`}, []templates.Params{p}
 		check: func(t nsT, c nsCtx, r *nsResult) {
 			t.Helper()
 			nsCheckHermesRecovered(t, c, r)
-			nsLogHasLineFold(t, r, nsGatewayLog, "[gateway-recovery] WARNING", "validat", "")
+			nsLogHas(t, r, nsGatewayLog, "[gateway-recovery] WARNING: secret-boundary validator script /usr/local/lib/nemoclaw/validate-hermes-env-secret-boundary.py missing on this sandbox image; skipping recovery boundary check.")
 		}},
-	// A clean validator: both checks run, then the same recovery.
+	// A clean validator: both checks run, each once, then the same recovery.
 	{name: "17-hermes-validator-clean", users: nsNonroot,
 		build: func(nsCtx) (nsSpec, []templates.Params) {
-			return nsSpec{validator: "clean"}, []templates.Params{nsHermes()}
+			return nsSpec{validator: true}, []templates.Params{nsHermes()}
 		},
 		check: func(t nsT, c nsCtx, r *nsResult) {
 			t.Helper()
 			nsCheckHermesRecovered(t, c, r)
-			nsWantValidatorCalled(t, r, "/sandbox/.hermes/.env")
-			nsWantValidatorCalled(t, r, "--process-env")
+			if len(r.validatorCalls) != 2 {
+				t.Errorf("validator calls %q, want env-file then runtime-env, once each", r.validatorCalls)
+			}
+			nsWantValidatorCalled(t, r, "env-file /sandbox/.hermes/.env")
+			nsWantValidatorCalled(t, r, "runtime-env")
 		}},
 	// The dashboard-only variant (SPEC §5.2, Hermes web dashboard): the
 	// gateway is healthy, the dashboard is not; only the dashboard is
@@ -609,7 +698,7 @@ wait_http http://127.0.0.1:19789/`}, []templates.Params{p}
 			p := nsHermes()
 			p.Mode = templates.ModeHermesDashboard
 			p.HermesDashboard = templates.HermesDashboard{Enabled: true, Port: 18789, InternalPort: 19789}
-			return nsSpec{validator: "clean", fixture: fmt.Sprintf(`stage_trusted
+			return nsSpec{validator: true, fixture: fmt.Sprintf(`stage_trusted
 install -m 0644 -o %[1]d -g %[1]d /dev/null "$GLOG"
 start_gateway %[1]d env HERMES_HOME=/sandbox/.hermes hermes gateway run
 wait_http http://localhost:8642/health`, c.uid)}, []templates.Params{p}
@@ -722,13 +811,215 @@ ENV`),
 		}},
 	// A lock left by a recovery that died (its pid is not running) is taken
 	// over, not honoured forever.
-	{name: "20-stale-lock-taken-over", users: nsBothUsers,
-		build: func(c nsCtx) (nsSpec, []templates.Params) {
-			return nsSpec{fixture: fmt.Sprintf(`mkdir -m 0755 "$LOCK"
-echo 31999 >"$LOCK/pid"
-chown -R %[1]d:%[1]d "$LOCK"`, c.uid)}, []templates.Params{nsOpenClaw(false)}
+	{name: "20-stale-lock-dead-pid", users: nsBothUsers,
+		build: nsLockFixture("31999 0 $(now_ms)", "runner"),
+		check: nsCheckLockTakenOver("that pid is not running")},
+	// Issue 9 item 8: a recovery killed by SIGKILL whose pid was reused by a
+	// live process (its start time differs from the recorded one), with the
+	// lock older than the deadline ...
+	{name: "20-stale-lock-reused-pid-old", users: nsBothUsers,
+		build: nsLockFixture("$(reused_pid) 12345 $(old_ms)", "runner"),
+		check: nsCheckLockTakenOver("that pid is another process now")},
+	// ... and with the lock just taken, so only the start time can tell.
+	{name: "20-stale-lock-reused-pid-young", users: nsRoot,
+		build: nsLockFixture("$(reused_pid) 12345 $(now_ms)", "runner"),
+		check: nsCheckLockTakenOver("that pid is another process now")},
+	// A lock a sandbox user planted naming pid 1 (alive forever, its true
+	// start time recorded) older than the deadline plus the margin: stale.
+	{name: "20-planted-lock-pid-1", users: nsBothUsers,
+		build: nsLockFixture("1 $(start_of 1) $(old_ms)", "sandbox"),
+		check: nsCheckLockTakenOver("not within the 20000ms deadline plus")},
+	// A stale lock the runner cannot move (root's, in sticky /tmp, facing
+	// the sandbox user): a clear failure naming the lock and its owner,
+	// never in-progress, nothing launched.
+	{name: "20-stale-lock-not-movable", users: nsNonroot,
+		build: nsLockFixture("31999 0 $(now_ms)", "root"),
+		check: func(t nsT, c nsCtx, r *nsResult) {
+			t.Helper()
+			nsWantOutcome(t, r, 0, templates.OutcomeFailed)
+			nsWantNoLaunch(t, r)
+			reason := ""
+			if res := r.runs[0].result(); res != nil {
+				reason = res.f["reason"]
+			}
+			for _, want := range []string{nsLock, "owned by uid 0", "pid 31999", "that pid is not running"} {
+				if !strings.Contains(reason, want) {
+					t.Errorf("result reason %q lacks %q", reason, want)
+				}
+			}
+		}},
+	// 22 (issue 9 item 2): the payload runs in a login shell whose profile
+	// hook sourced a planted proxy-env carrying code-loading options
+	// (--require, --import, -r) next to a harmless one. None reaches the
+	// relaunched gateway, by the kernel's own account of its environment;
+	// each drop is logged; the harmless option is kept.
+	{name: "22-login-shell-code-loading-node-options", users: nsBothUsers,
+		build: func(nsCtx) (nsSpec, []templates.Params) {
+			return nsSpec{loginShell: true, fixture: `for f in attacker.js attacker.mjs attacker2.js; do
+	printf '%s\n' "(globalThis.__nstestPreloads = globalThis.__nstestPreloads || []).push('attacker:login-shell');" | put "/tmp/$f" 1001 0644
+done
+put "$PENV" 1001 0444 <<'ENV'
+export NODE_OPTIONS="--require /tmp/attacker.js --max-old-space-size=256 --import /tmp/attacker.mjs -r /tmp/attacker2.js"
+ENV`}, []templates.Params{nsOpenClaw(false)}
 		},
-		check: nsCheckFreshRecovery},
+		check: func(t nsT, c nsCtx, r *nsResult) {
+			t.Helper()
+			s := nsWantRecovered(t, c, r, nsGatewayLog)
+			env, err := r.environ(s.Pid)
+			if err != nil {
+				t.Errorf("reading the gateway's /proc/%d/environ: %v", s.Pid, err)
+				return
+			}
+			opts := env["NODE_OPTIONS"]
+			for _, bad := range []string{"attacker", "--import", "-r "} {
+				if strings.Contains(opts, bad) {
+					t.Errorf("gateway /proc/%d/environ NODE_OPTIONS=%q contains %q", s.Pid, opts, bad)
+				}
+			}
+			if !strings.Contains(opts, "--max-old-space-size=256") {
+				t.Errorf("gateway NODE_OPTIONS=%q lost the inherited option that loads no code", opts)
+			}
+			req := nsRequireTokens(opts)
+			if len(req) != 2 || req[nsSafetyNetTmp] != 1 || req[nsCiaoTmp] != 1 {
+				t.Errorf("gateway NODE_OPTIONS=%q: want exactly the two guard requires", opts)
+			}
+			for _, d := range []string{"--require /tmp/attacker.js", "--import /tmp/attacker.mjs", "-r /tmp/attacker2.js"} {
+				nsLogHasLine(t, r, nsGatewayLog, "[gateway-recovery] dropped inherited NODE_OPTIONS option "+d)
+			}
+			nsWantUnchanged(t, r, nsProxyEnv)
+		}},
+	// 23 (issue 9 item 4): the gateway gets the caller's umask and locale,
+	// not the payload's private 077 and LC_ALL=C: files it creates have the
+	// modes a normal start gives.
+	{name: "23-umask-022", users: nsBothUsers,
+		build: func(nsCtx) (nsSpec, []templates.Params) {
+			return nsSpec{umask: "022"}, []templates.Params{nsOpenClaw(false)}
+		},
+		check: nsCheckLaunchUmask("openclaw-gateway", "0022", "")},
+	{name: "23-umask-0007-and-locale", users: nsBothUsers,
+		build: func(nsCtx) (nsSpec, []templates.Params) {
+			return nsSpec{umask: "0007", env: []string{"LC_ALL=C.UTF-8"}}, []templates.Params{nsOpenClaw(false)}
+		},
+		check: nsCheckLaunchUmask("openclaw-gateway", "0007", "C.UTF-8")},
+	// Hermes runs with its entrypoint's umask 0007 whatever the caller's.
+	{name: "23-umask-hermes", users: nsNonroot,
+		build: func(nsCtx) (nsSpec, []templates.Params) {
+			return nsSpec{umask: "022"}, []templates.Params{nsHermes()}
+		},
+		check: nsCheckLaunchUmask("hermes-gateway", "0007", "")},
+	// 24 (issue 9 item 6): process patterns are NemoClaw's. A user's
+	// `hermes gateway status` is not a gateway and survives the stale stop.
+	{name: "24-hermes-gateway-status-survives", users: nsNonroot,
+		build: func(nsCtx) (nsSpec, []templates.Params) {
+			return nsSpec{fixture: `stage_trusted 1001
+install -m 0644 -o 1001 -g 1001 /dev/null "$GLOG"
+start_gateway 1001 hermes gateway status
+for _ in $(seq 1 500); do ls /run/ns/rec/start-unknown-* >/dev/null 2>&1 && break; sleep 0.02; done`}, []templates.Params{nsHermes()}
+		},
+		check: func(t nsT, c nsCtx, r *nsResult) {
+			t.Helper()
+			nsCheckHermesRecovered(t, c, r)
+			if len(r.fixtureStarts) != 1 || r.fixtureStarts[0].Role != "unknown" {
+				t.Errorf("fixture starts %v, want the one `hermes gateway status`", r.fixtureStarts)
+				return
+			}
+			if !nsProcAlive(r, r.fixtureStarts[0].Pid) {
+				t.Errorf("`hermes gateway status` (pid %d) was stopped as a stale gateway", r.fixtureStarts[0].Pid)
+			}
+		}},
+	// OpenClaw's gateway renames its process `openclaw-gateway`: a stale one
+	// under that name is stopped before the relaunch.
+	{name: "24-openclaw-renamed-stale-gateway-stopped", users: nsRoot,
+		build: func(nsCtx) (nsSpec, []templates.Params) {
+			return nsSpec{gw: map[string]any{"fixtureTitle": "openclaw-gateway", "fixtureNoListen": true},
+				fixture: `stage_trusted
+start_gateway 1002 openclaw gateway run --port 18789
+for _ in $(seq 1 500); do pgrep -f '^openclaw-gateway' >/dev/null && break; sleep 0.02; done`}, []templates.Params{nsOpenClaw(false)}
+		},
+		check: func(t nsT, c nsCtx, r *nsResult) {
+			t.Helper()
+			nsWantRecovered(t, c, r, nsGatewayLog)
+			if len(r.fixtureStarts) != 1 {
+				t.Errorf("fixture starts = %d, want the renamed stale gateway", len(r.fixtureStarts))
+				return
+			}
+			if nsProcAlive(r, r.fixtureStarts[0].Pid) {
+				t.Errorf("the renamed stale gateway (pid %d) survived", r.fixtureStarts[0].Pid)
+			}
+			nsLogHasLine(t, r, nsGatewayLog, "[gateway-recovery] stopping stale OpenClaw gateway processes "+strconv.Itoa(r.fixtureStarts[0].Pid))
+		}},
+}
+
+// nsLockFixture plants the recovery lock with a holder record (shell words
+// expanded by the fixture: now_ms, old_ms (older than the 20 s deadline
+// plus the margin), reused_pid (a live process that is not a recovery),
+// start_of PID) owned by owner: the runner, the sandbox user or root. The
+// payload's deadline is 20 s so "older than it" needs no long wait.
+func nsLockFixture(holder, owner string) func(nsCtx) (nsSpec, []templates.Params) {
+	return func(c nsCtx) (nsSpec, []templates.Params) {
+		uid := map[string]int{"runner": c.uid, "sandbox": nsSandboxUID, "root": 0}[owner]
+		p := nsOpenClaw(false)
+		p.Deadline = 20 * time.Second
+		p.Readiness = 15 * time.Second
+		return nsSpec{fixture: fmt.Sprintf(`now_ms() { local up; read -r up _ </proc/uptime; echo $(( ${up%%.*} * 1000 )); }
+old_ms() { local n; n=$(( $(now_ms) - 60000 )); [ "$n" -gt 0 ] || n=0; echo "$n"; }
+start_of() { local s; read -r s <"/proc/$1/stat"; set -- ${s##*) }; echo "${20}"; }
+reused_pid() { [ -n "${REUSED:-}" ] || { as_uid %[1]d setsid sleep 1000 </dev/null >/dev/null 2>&1 & REUSED=$!; }; echo "$REUSED"; }
+mkdir -m 0755 "$LOCK"
+REUSED=
+reused_pid >/dev/null
+printf '%%s\n' "%[2]s" >"$LOCK/holder"
+chown -R %[3]d:%[3]d "$LOCK"
+cat "$LOCK/holder"`, c.uid, holder, uid)}, []templates.Params{p}
+	}
+}
+
+// nsCheckLockTakenOver: the stale lock was taken over (logged with what was
+// found, why) and the gateway recovered as on a fresh /tmp.
+func nsCheckLockTakenOver(why string) func(nsT, nsCtx, *nsResult) {
+	return func(t nsT, c nsCtx, r *nsResult) {
+		t.Helper()
+		nsCheckFreshRecovery(t, c, r)
+		nsLogHasLine(t, r, nsGatewayLog, "[gateway-recovery] took over stale lock: "+nsLock, why)
+	}
+}
+
+// nsCheckLaunchUmask: one launch of role, whose umask (from its own
+// /proc/self/status) and LC_ALL (absent when locale is "") are the
+// caller's, and a file it created has the matching mode.
+func nsCheckLaunchUmask(role, umask, locale string) func(nsT, nsCtx, *nsResult) {
+	return func(t nsT, c nsCtx, r *nsResult) {
+		t.Helper()
+		if role == "hermes-gateway" {
+			nsCheckHermesRecovered(t, c, r)
+		} else {
+			nsWantRecovered(t, c, r, nsGatewayLog)
+		}
+		s, ok := nsWantOneLaunch(t, r, role)
+		if !ok {
+			return
+		}
+		if s.Umask != umask {
+			t.Errorf("%s umask %q, want %q", role, s.Umask, umask)
+		}
+		if got, set := s.Env["LC_ALL"]; locale == "" && set {
+			t.Errorf("%s has LC_ALL=%q; the caller had none", role, got)
+		} else if locale != "" && got != locale {
+			t.Errorf("%s LC_ALL=%q, want the caller's %q", role, got, locale)
+		}
+		if s.Env["LANG"] != "C.UTF-8" {
+			t.Errorf("%s LANG=%q, want the caller's C.UTF-8", role, s.Env["LANG"])
+		}
+		// The record file the gateway wrote with mode 0666 &^ umask.
+		m, _ := strconv.ParseUint(umask, 8, 32)
+		want := os.FileMode(0o666 &^ m)
+		fi, err := os.Stat(filepath.Join(r.dir, "rec", fmt.Sprintf("start-%s-%d.json", role, s.Pid)))
+		if err != nil {
+			t.Errorf("gateway record: %v", err)
+		} else if fi.Mode().Perm() != want {
+			t.Errorf("a file the gateway created has mode %04o, want %04o (umask %s)", fi.Mode().Perm(), want, umask)
+		}
+	}
 }
 
 // nsLogFixture is case 12's fixture: the hostile log, plus an earlier
@@ -742,7 +1033,9 @@ func nsLogFixture(fx string) func(nsCtx) (nsSpec, []templates.Params) {
 
 func TestNamespace(t *testing.T) {
 	testenv.RequireRoot(t)
-	for _, b := range []string{"unshare", "setpriv", "node", "dash", "bash", "curl", "gosu", "timeout", "ip", "ps", "find"} {
+	// The validator stand-in is Python, as the image's is: the payload runs
+	// it with a python3 from fixed absolute paths.
+	for _, b := range []string{"unshare", "setpriv", "node", "dash", "bash", "curl", "gosu", "timeout", "ip", "ps", "find", "/usr/bin/python3"} {
 		testenv.RequireBinary(t, b)
 	}
 	if err := nsEnsureSandboxDir(); err != nil {
@@ -823,8 +1116,14 @@ func TestNamespaceRenderedVariants(t *testing.T) {
 			if strings.Contains(string(b), nsOldWarnLine) {
 				t.Errorf("rendered %s payload contains %q", n, nsOldWarnLine)
 			}
-			if !strings.Contains(string(b), "refusing unguarded gateway relaunch") {
-				t.Errorf("rendered %s payload lacks the refusal invariant's message", n)
+			// The dashboard-only variant launches only the dashboard, and
+			// refuses in the dashboard's words.
+			refusal := "refusing unguarded gateway relaunch"
+			if p.Mode == templates.ModeHermesDashboard {
+				refusal = "refusing unguarded dashboard relaunch"
+			}
+			if !strings.Contains(string(b), refusal) {
+				t.Errorf("rendered %s payload lacks the refusal invariant's message %q", n, refusal)
 			}
 		})
 	}
@@ -864,7 +1163,7 @@ func nsRunCase(t *testing.T, c nsCtx, sp nsSpec, params []templates.Params) *nsR
 
 // nsStepOrder is the contract's step order.
 var nsStepOrder = []string{"lock", "log", "safety-net", "ciao", "proxy-env", "guards", "secret-boundary",
-	"health", "stale-processes", "binary", "reassert", "launch", "settle", "dashboard", "inference"}
+	"health", "stale-processes", "binary", "reassert", "runtime-env", "launch", "settle", "dashboard", "inference"}
 
 // nsCheckEveryRun holds for every run of every case: stdout carries only
 // this run's machine lines, one final result that is the last line, steps
@@ -957,7 +1256,9 @@ func nsCheckEveryRun(t nsT, r *nsResult, params []templates.Params) {
 			t.Errorf("run %d: outcome %s without a diag line", i, res.f["outcome"])
 		}
 	}
-	if f := r.file(nsLock); f.exists {
+	// A lock the fixture planted and the payload could not move (another
+	// user's) is not one it left.
+	if f := r.file(nsLock); f.exists && !strings.Contains(r.snapBefore, strings.TrimPrefix(nsLock, "/tmp/")+"|d|") {
 		t.Errorf("lock %s left behind: %s", nsLock, f)
 	}
 	for _, name := range nsLeftovers(r) {
@@ -970,7 +1271,8 @@ func nsCheckEveryRun(t nsT, r *nsResult, params []templates.Params) {
 
 // nsLeftovers lists /tmp entries that appeared during the runs and are not
 // files the payload is meant to leave (SPEC §5.1): the logs (and a rotated
-// .1), the staged guards, the recovered env (or its per-run fallback).
+// .1), the staged guards, the recovered env (or its per-run fallback), the
+// proxy-env when it was missing, the dashboard's log.
 func nsLeftovers(r *nsResult) []string {
 	names := func(snap string) map[string]bool {
 		m := map[string]bool{}
@@ -988,6 +1290,8 @@ func nsLeftovers(r *nsResult) []string {
 		case before[n],
 			n == "gateway.log", n == "gateway.log.1", n == "gateway-recovery.log", n == "gateway-recovery.log.1",
 			n == "nemoclaw-sandbox-safety-net.js", n == "nemoclaw-ciao-network-guard.js",
+			n == "nemoclaw-proxy-env.sh", // recreated when it was missing (issue 9 item 3)
+			n == "hermes-dashboard.log", n == "hermes-dashboard.log.1",
 			strings.HasPrefix(n, "nemoclaw-recovered-proxy-env"):
 			continue
 		}
@@ -1208,9 +1512,7 @@ func nsCheckFreshRecovery(t nsT, c nsCtx, r *nsResult) {
 	if !strings.Contains(r.runs[0].stderr, nsRestoringText) {
 		t.Errorf("stderr lacks %q", nsRestoringText)
 	}
-	if f := r.file(nsProxyEnv); f.exists {
-		t.Errorf("%s was created (%s): it belongs to the entrypoint", nsProxyEnv, f)
-	}
+	nsWantRecreatedProxyEnv(t, r, c.uid)
 	req := nsRequireTokens(s.Env["NODE_OPTIONS"])
 	if len(req) != 2 {
 		t.Errorf("gateway NODE_OPTIONS %q requires %d paths, want just the two guards", s.Env["NODE_OPTIONS"], len(req))
@@ -1244,7 +1546,7 @@ func nsCheckHostileEnv(kind string, mode uint32, uid int, keepsClean bool) func(
 	return func(t nsT, c nsCtx, r *nsResult) {
 		t.Helper()
 		s := nsWantRecovered(t, c, r, nsGatewayLog)
-		for _, m := range []string{"/tmp/nstest-pwned-cmdsubst", "/tmp/nstest-pwned-backtick", "/tmp/nstest-pwned-bare"} {
+		for _, m := range []string{"/tmp/nstest-pwned-cmdsubst", "/tmp/nstest-pwned-backtick", "/tmp/nstest-pwned-bare", "/tmp/nstest-pwned-semicolon"} {
 			if r.file(m).exists {
 				t.Errorf("%s exists: the untrusted proxy-env was executed", m)
 			}
@@ -1260,8 +1562,20 @@ func nsCheckHostileEnv(kind string, mode uint32, uid int, keepsClean bool) func(
 				t.Errorf("gateway env has %s=%q from an unsafe value", k, v)
 			}
 		}
-		if keepsClean && s.Env["HTTPS_PROXY"] != "http://10.200.0.1:3128" {
-			t.Errorf("gateway HTTPS_PROXY = %q: the allow-listed clean value was not kept", s.Env["HTTPS_PROXY"])
+		if keepsClean {
+			for k, v := range nsHostileKept {
+				if s.Env[k] != v {
+					t.Errorf("gateway %s = %q: the allow-listed clean value %q was not kept", k, s.Env[k], v)
+				}
+			}
+		}
+		for _, k := range []string{"ALL_PROXY", "NSTEST_EVIL"} {
+			if v, ok := s.Env[k]; ok {
+				t.Errorf("gateway env has %s=%q from an unsafe line", k, v)
+			}
+		}
+		if v := s.Env["NO_PROXY"]; v != "" && v != "localhost,127.0.0.1,::1" {
+			t.Errorf("gateway NO_PROXY = %q, from the line with a backslash", v)
 		}
 		nsLogHas(t, r, nsGatewayLog, nsMissingWarning)
 		if kind == "symlink" {
@@ -1276,10 +1590,7 @@ func nsCheckHostileEnv(kind string, mode uint32, uid int, keepsClean bool) func(
 			(kind == "symlink" && (f.target != "/tmp/nstest-env-target" || f.uid != uid)) {
 			t.Errorf("%s is now %s: the untrusted file must be left alone", nsProxyEnv, f)
 		}
-		hostile := r.text("/tmp/nstest-hostile-env")
-		if kind == "file" && string(f.data) != hostile {
-			t.Errorf("%s content changed", nsProxyEnv)
-		}
+		nsWantUnchanged(t, r, nsProxyEnv)
 	}
 }
 
@@ -1357,6 +1668,87 @@ func nsWantValidatorCalled(t nsT, r *nsResult, arg string) {
 		}
 	}
 	t.Errorf("validator never called with %q (calls: %q)", arg, r.validatorCalls)
+}
+
+func nsWantValidatorNotCalled(t nsT, r *nsResult, arg string) {
+	t.Helper()
+	for _, c := range r.validatorCalls {
+		if strings.HasSuffix(c, "args="+arg) {
+			t.Errorf("validator called with %q (calls: %q)", arg, r.validatorCalls)
+		}
+	}
+}
+
+// nsWantFixtureRunningAsResult: the one gateway the fixture started is
+// still running and is the gateway_pid the result names.
+func nsWantFixtureRunningAsResult(t nsT, r *nsResult) {
+	t.Helper()
+	if len(r.fixtureStarts) != 1 {
+		t.Errorf("fixture gateway starts = %d, want 1", len(r.fixtureStarts))
+		return
+	}
+	pid := r.fixtureStarts[0].Pid
+	if !nsProcAlive(r, pid) {
+		t.Errorf("the healthy gateway (pid %d) is gone; ps:\n%s", pid, r.ps)
+	}
+	if res := r.runs[0].result(); res != nil && res.f["gateway_pid"] != strconv.Itoa(pid) {
+		t.Errorf("gateway_pid = %q, want the running gateway %d", res.f["gateway_pid"], pid)
+	}
+}
+
+// nsGuardLine is the line the payload writes to add one guard's require.
+func nsGuardLine(path string) string {
+	return `export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--require ` + path + `"` + "\n"
+}
+
+// nsWantRecreatedProxyEnv: /tmp/nemoclaw-proxy-env.sh, missing before the
+// run, was recreated (issue 9 item 3): runner-owned 0444, exports only,
+// exactly the two guard requires, and sourcing it into an empty
+// NODE_OPTIONS (as the image's login hook does, in a real dash) requires
+// each guard exactly once.
+func nsWantRecreatedProxyEnv(t nsT, r *nsResult, uid int) {
+	t.Helper()
+	want := nsGuardLine(nsSafetyNetTmp) + nsGuardLine(nsCiaoTmp)
+	nsWantFile(t, r, nsProxyEnv, "file", 0o444, uid, want)
+	f := r.file(nsProxyEnv)
+	for _, l := range strings.Split(strings.TrimSuffix(string(f.data), "\n"), "\n") {
+		if !strings.HasPrefix(l, "export ") {
+			t.Errorf("%s line %q is not an export", nsProxyEnv, l)
+		}
+	}
+	out, err := exec.Command("dash", "-c", `unset NODE_OPTIONS; . "$1"; printf '%s' "$NODE_OPTIONS"`, "sh",
+		filepath.Join(r.root, nsProxyEnv)).Output()
+	if err != nil {
+		t.Errorf("sourcing %s: %v", nsProxyEnv, err)
+		return
+	}
+	req := nsRequireTokens(string(out))
+	if len(req) != 2 || req[nsSafetyNetTmp] != 1 || req[nsCiaoTmp] != 1 {
+		t.Errorf("sourcing %s gives NODE_OPTIONS %q, want exactly the two guard requires", nsProxyEnv, out)
+	}
+}
+
+// nsWantUnchanged: path is byte for byte, inode, owner and mode what the
+// fixture left (an existing proxy-env is never modified or replaced).
+func nsWantUnchanged(t nsT, r *nsResult, path string) {
+	t.Helper()
+	name := strings.TrimPrefix(path, "/tmp/")
+	entry := func(snap string) []string {
+		var out []string
+		for _, l := range strings.Split(snap, "\n") {
+			if strings.HasPrefix(l, name+"|") || strings.HasSuffix(l, "  ./"+name) {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	before, after := entry(r.snapBefore), entry(r.snapAfter)
+	if len(before) == 0 {
+		t.Errorf("%s was not there before the run", path)
+	}
+	if strings.Join(before, "\n") != strings.Join(after, "\n") {
+		t.Errorf("%s changed:\nbefore %q\nafter  %q", path, before, after)
+	}
 }
 
 // nsCheckNothingChanged: /tmp before and after are identical (names,

@@ -60,3 +60,38 @@ func AppendRequire(nodeOptions, path string) string {
 	}
 	return nodeOptions + " --require " + path
 }
+
+// StripCodeLoading removes from an inherited NODE_OPTIONS every option that
+// loads code: --require, -r, --import, --loader and --experimental-loader
+// (node also accepts --experimental_loader), each with its value
+// (`--require p`, `--require=p`; a `-r` glued to its value, `-rp`, alone).
+// It returns the options left, joined by single spaces, and one entry per
+// removed option. Node reads quotes and backslashes in NODE_OPTIONS, so
+// words split on blanks cannot be trusted there: a value holding either is
+// removed whole, as one entry. It mirrors the payload's
+// nc_strip_code_loading and is fuzzed against it; change both together.
+func StripCodeLoading(nodeOptions string) (kept string, dropped []string) {
+	if strings.ContainsAny(nodeOptions, "\"\\") {
+		return "", []string{nodeOptions}
+	}
+	var keep []string
+	value := false
+	for _, tok := range nodeOptionsFields(nodeOptions) {
+		if value {
+			value = false
+			dropped[len(dropped)-1] += " " + tok
+			continue
+		}
+		name, _, hasEq := strings.Cut(tok, "=")
+		switch {
+		case name == "--require", name == "--import", name == "--loader",
+			name == "--experimental-loader", name == "--experimental_loader",
+			strings.HasPrefix(name, "-r"):
+			dropped = append(dropped, tok)
+			value = !hasEq && !(strings.HasPrefix(tok, "-r") && len(tok) > 2)
+		default:
+			keep = append(keep, tok)
+		}
+	}
+	return strings.Join(keep, " "), dropped
+}

@@ -205,3 +205,110 @@ printf '%s' "$NODE_OPTIONS"
 		}
 	}
 }
+
+// stripCases say why each inherited NODE_OPTIONS shape exists (issue 9
+// item 2: a login shell may have sourced a planted proxy-env).
+var stripCases = []struct {
+	why     string
+	opts    string
+	kept    string
+	dropped []string
+}{
+	{"empty", "", "", nil},
+	{"nothing that loads code", "--max-old-space-size=256 --enable-source-maps", "--max-old-space-size=256 --enable-source-maps", nil},
+	{"--require with its value", "--require /tmp/attacker.js --trace-warnings", "--trace-warnings", []string{"--require /tmp/attacker.js"}},
+	{"--require=", "--require=/tmp/a.js -x", "-x", []string{"--require=/tmp/a.js"}},
+	{"-r with its value", "-r /tmp/a.js", "", []string{"-r /tmp/a.js"}},
+	{"-r glued to its value", "-r/tmp/a.js --x", "--x", []string{"-r/tmp/a.js"}},
+	{"-r= is dropped alone", "-r=/tmp/a.js --x", "--x", []string{"-r=/tmp/a.js"}},
+	{"--import (ESM)", "--import /tmp/a.mjs", "", []string{"--import /tmp/a.mjs"}},
+	{"--loader and --experimental-loader", "--loader ./l.mjs --experimental-loader=./m.mjs", "", []string{"--loader ./l.mjs", "--experimental-loader=./m.mjs"}},
+	{"node's underscore spelling", "--experimental_loader /tmp/l.mjs --max_old_space_size=1", "--max_old_space_size=1", []string{"--experimental_loader /tmp/l.mjs"}},
+	{"even the guards' own requires: the trusted chain adds them back", "--require " + sn + " -r " + ci, "", []string{"--require " + sn, "-r " + ci}},
+	{"a require at the end without a value", "--x --require", "--x", []string{"--require"}},
+	{"tabs and newlines separate words too", "--require\t/tmp/a.js\n--x", "--x", []string{"--require /tmp/a.js"}},
+	{"globs are words, never expanded", "--require /tmp/*.js /tmp/*", "/tmp/*", []string{"--require /tmp/*.js"}},
+	{"a quote makes the words untrustworthy: all of it goes", `--require "/tmp/a b.js" --x`, "", []string{`--require "/tmp/a b.js" --x`}},
+	{"so does a backslash", `--require /tmp/a\ b.js`, "", []string{`--require /tmp/a\ b.js`}},
+	{"--required is not --require, but -r... is", "--required-x -rx", "--required-x", []string{"-rx"}},
+}
+
+func TestStripCodeLoading(t *testing.T) {
+	for _, c := range stripCases {
+		kept, dropped := StripCodeLoading(c.opts)
+		if kept != c.kept || strings.Join(dropped, "|") != strings.Join(c.dropped, "|") {
+			t.Errorf("%s: StripCodeLoading(%q) = %q, %q; want %q, %q", c.why, c.opts, kept, dropped, c.kept, c.dropped)
+		}
+		for _, p := range []string{sn, ci, "/tmp/a.js"} {
+			if RequiresPreload(kept, p) {
+				t.Errorf("%s: what is kept, %q, still requires %s", c.why, kept, p)
+			}
+		}
+	}
+}
+
+// shStrip runs the payload's nc_strip_code_loading on each value in one
+// real shell and returns kept and dropped (entries joined by `|`).
+func shStrip(t *testing.T, sh string, values []string) [][2]string {
+	t.Helper()
+	frag, err := RenderFragment("nodeoptions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog := string(frag) + `
+cd /
+for v in "$@"; do
+	nc_strip_code_loading "$v"
+	printf '%s\0%s\0' "$NC_SO_KEPT" "$NC_SO_DROPPED"
+done
+case $- in *f*) echo noglob-left-on >&2; exit 1 ;; esac
+`
+	out, err := exec.Command(sh, append([]string{"-c", prog, "sh"}, values...)...).Output()
+	if err != nil {
+		t.Fatalf("%s: %v", sh, err)
+	}
+	f := strings.Split(string(out), "\x00")
+	if len(f) != 2*len(values)+1 {
+		t.Fatalf("%s answered %d fields for %d values", sh, len(f), len(values))
+	}
+	res := make([][2]string, len(values))
+	for i := range values {
+		res[i] = [2]string{f[2*i], strings.ReplaceAll(f[2*i+1], "\n", "|")}
+	}
+	return res
+}
+
+func TestShellStripMatchesGo(t *testing.T) {
+	var values []string
+	for _, c := range stripCases {
+		values = append(values, c.opts)
+	}
+	for _, sh := range []string{"dash", "bash"} {
+		got := shStrip(t, testenv.RequireBinary(t, sh), values)
+		for i, c := range stripCases {
+			kept, dropped := StripCodeLoading(c.opts)
+			if got[i][0] != kept || got[i][1] != strings.ReplaceAll(strings.Join(dropped, "|"), "\n", "|") {
+				t.Errorf("%s: %s: nc_strip_code_loading(%q) = %q, %q; Go says %q, %q", sh, c.why, c.opts, got[i][0], got[i][1], kept, dropped)
+			}
+		}
+	}
+}
+
+// FuzzStripCodeLoadingMirror: the Go mirror and the shell agree on every
+// NODE_OPTIONS value.
+func FuzzStripCodeLoadingMirror(f *testing.F) {
+	for _, c := range stripCases {
+		f.Add(c.opts)
+	}
+	dash := testenv.RequireBinary(f, "dash")
+	f.Fuzz(func(t *testing.T, opts string) {
+		if strings.IndexByte(opts, 0) >= 0 {
+			t.Skip("environment values cannot hold NUL")
+		}
+		got := shStrip(t, dash, []string{opts})[0]
+		kept, dropped := StripCodeLoading(opts)
+		if got[0] != kept || got[1] != strings.ReplaceAll(strings.Join(dropped, "|"), "\n", "|") {
+			t.Fatalf("NODE_OPTIONS %q: shell says %q, %q; Go says %q, %q", opts, got[0], got[1], kept, dropped)
+		}
+	})
+}

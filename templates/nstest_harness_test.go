@@ -44,9 +44,13 @@ const (
 	nsFallbackLog  = "/tmp/gateway-recovery.log"
 	nsLock         = "/tmp/nemoclaw-gateway-recovery.lock"
 
-	// nsSecret is what setup.sh writes into /sandbox/.hermes/.env and what
-	// the test validator prints on a violation.
+	// nsSecret is the raw secret value the secret-boundary cases put in
+	// /sandbox/.hermes/.env or the runner's environment: it must never
+	// appear in any output or log.
 	nsSecret = "sk-nstest-SECRET-7f3a9c"
+	// nsCleanHermesEnv is the .env a Hermes sandbox has by default: the
+	// key holds an OpenShell resolver placeholder, not a secret.
+	nsCleanHermesEnv = "OPENAI_API_KEY=openshell:resolve:env:OPENAI_API_KEY\n"
 
 	nsMissingWarning = "[gateway-recovery] WARNING: /tmp/nemoclaw-proxy-env.sh missing or unsafe - restoring library guards from packaged preloads (#2478/#2701)"
 	nsRestoringText  = "restoring library guards from packaged preloads"
@@ -79,7 +83,19 @@ type nsSpec struct {
 	// noBinaries leaves openclaw and hermes out of /usr/local/bin.
 	noBinaries bool
 	gw         map[string]any // the test gateway's knobs (/run/ns/gw.json)
-	validator  string         // "" not installed, else clean | violate-file | violate-env
+	// validator installs testdata/ns/validator.py (the real validator's
+	// interface) as the image's Hermes secret-boundary validator.
+	validator bool
+	// hermesEnv is /sandbox/.hermes/.env; empty means nsCleanHermesEnv.
+	hermesEnv string
+	// env adds NAME=value words to the runner's environment.
+	env []string
+	// umask is the runner's umask (default 022).
+	umask string
+	// loginShell runs the payload the way OpenShell execs: through
+	// `bash -lc`, whose profile hook (setup.sh) sources a readable
+	// /tmp/nemoclaw-proxy-env.sh first.
+	loginShell bool
 	// staleInit makes PID 1 an unkillable, never-healthy "openclaw gateway".
 	staleInit bool
 	// inference, when set, serves https://inference.local/v1/models with
@@ -127,6 +143,7 @@ type nsStart struct {
 	Env      map[string]string `json:"env"`
 	Preloads []string          `json:"preloads"`
 	Fds      []string          `json:"fds"`
+	Umask    string            `json:"umask"`
 	Sid      string            `json:"sid"`
 	Fixture  bool              `json:"fixture"`
 }
@@ -198,6 +215,22 @@ func (r *nsResult) file(path string) nsFile {
 		f.kind = "other"
 	}
 	return f
+}
+
+// environ is /proc/<pid>/environ of a process still running in the
+// namespace: what the kernel says it was started with.
+func (r *nsResult) environ(pid int) (map[string]string, error) {
+	b, err := os.ReadFile(filepath.Join(r.root, "proc", strconv.Itoa(pid), "environ"))
+	if err != nil {
+		return nil, err
+	}
+	env := map[string]string{}
+	for _, kv := range strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	return env, nil
 }
 
 // text is the content of a regular file inside the namespace, "" otherwise.
@@ -373,7 +406,7 @@ set -u
 N=/run/ns
 cd /
 snap() {
-	find /tmp -mindepth 1 -printf '%P|%y|%U|%G|%m|%s|%l\n' 2>&1 | LC_ALL=C sort
+	find /tmp -mindepth 1 -printf '%P|%y|%U|%G|%m|%s|%l|%i\n' 2>&1 | LC_ALL=C sort
 	(cd /tmp && find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum) 2>&1
 }
 ( . "$N/fixture-lib.sh" && . "$N/fixture.sh" ) >"$N/out/fixture.log" 2>&1 || echo "fixture exit $?" >"$N/out/fixture-failed"
@@ -381,17 +414,36 @@ snap >"$N/out/snap-before"
 echo "fixture done $(date +%s.%N)" >>"$N/out/times"
 `)
 	env := "PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8"
+	for _, kv := range sp.env {
+		env += " " + shellquote.Quote(kv)
+	}
+	home := "/sandbox"
+	if sp.asRoot {
+		home = "/root"
+	}
+	if sp.loginShell {
+		// An empty home: the host's dotfiles are not the sandbox's.
+		home = "/sandbox/.home"
+	}
 	var runner string
 	if sp.asRoot {
-		runner = "env -i " + env + " HOME=/root USER=root LOGNAME=root"
+		runner = "env -i " + env + " HOME=" + home + " USER=root LOGNAME=root"
 	} else {
-		runner = "setpriv --reuid=1001 --regid=1001 --init-groups env -i " + env + " HOME=/sandbox USER=sandbox LOGNAME=sandbox"
+		runner = "setpriv --reuid=1001 --regid=1001 --init-groups env -i " + env + " HOME=" + home + " USER=sandbox LOGNAME=sandbox"
 	}
-	b.WriteString("run() {\n\ti=$1\n")
+	shell := shellquote.Quote(sp.shell)
+	if sp.loginShell {
+		shell = `/bin/bash -lc 'exec "$0" "$@"' ` + shell
+	}
+	umask := sp.umask
+	if umask == "" {
+		umask = "022"
+	}
+	b.WriteString("run() {\n\ti=$1\n\tumask " + umask + "\n")
 	if sp.viaStdin {
-		fmt.Fprintf(&b, "\ttimeout -k 3 120 %s %s -s <\"$N/payload-$i.sh\" >\"$N/out/stdout-$i\" 2>\"$N/out/stderr-$i\"\n", runner, shellquote.Quote(sp.shell))
+		fmt.Fprintf(&b, "\ttimeout -k 3 120 %s %s -s <\"$N/payload-$i.sh\" >\"$N/out/stdout-$i\" 2>\"$N/out/stderr-$i\"\n", runner, shell)
 	} else {
-		fmt.Fprintf(&b, "\ttimeout -k 3 120 %s %s \"$N/payload-$i.sh\" </dev/null >\"$N/out/stdout-$i\" 2>\"$N/out/stderr-$i\"\n", runner, shellquote.Quote(sp.shell))
+		fmt.Fprintf(&b, "\ttimeout -k 3 120 %s %s \"$N/payload-$i.sh\" </dev/null >\"$N/out/stdout-$i\" 2>\"$N/out/stderr-$i\"\n", runner, shell)
 	}
 	b.WriteString("\techo $? >\"$N/out/rc-$i\"\n\techo \"run $i ended $(date +%s.%N)\" >>\"$N/out/times\"\n}\n")
 	if sp.concurrent {
@@ -467,13 +519,18 @@ func nsStartAndWait(t *testing.T, sp nsSpec, runIDs []string) (*nsResult, error)
 	if !sp.noBinaries {
 		files = append(files, nsHostFile{"bin/openclaw", 0o755, gw}, nsHostFile{"bin/hermes", 0o755, gw})
 	}
-	if sp.validator != "" {
-		v, err := os.ReadFile(filepath.Join(nsTestdata, "validator.sh"))
+	if sp.validator {
+		v, err := os.ReadFile(filepath.Join(nsTestdata, "validator.py"))
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, nsHostFile{"validator.sh", 0o755, v}, nsHostFile{"validator.mode", 0o644, []byte(sp.validator)})
+		files = append(files, nsHostFile{"validator.py", 0o755, v})
 	}
+	hermesEnv := sp.hermesEnv
+	if hermesEnv == "" {
+		hermesEnv = nsCleanHermesEnv
+	}
+	files = append(files, nsHostFile{"hermes.env", 0o644, []byte(hermesEnv)})
 	if sp.staleInit {
 		files = append(files, nsHostFile{"stale-init", 0o644, nil})
 	}

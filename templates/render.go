@@ -6,29 +6,44 @@
 // It knows shell and the sandbox's paths, and nothing of SSH or of the host:
 // it turns validated Params into bytes (Render) and result lines back into
 // data (ParseLine, Collector). Every value reaches the script through one
-// header of `readonly NAME='...'` lines written by shellquote.Quote; the script body is
-// a fixed embedded text (templates/payload/*.sh.tmpl), the same for every
-// agent and mode, whose behaviour is selected at run time by those header
-// values. Render validates everything first and renders nothing on error.
+// header of `readonly NAME='...'` lines written by shellquote.Quote; the script body
+// comes from the embedded templates (templates/payload/*.sh.tmpl), which
+// select at render time only the chosen agent's, mode's and dashboard's
+// code (a variant carries only what it runs: issue 9 item 10), never a
+// value. Render validates everything first and renders nothing on error.
 //
 // Decisions where the spec is silent (documented here for reviewers):
 //   - Check mode (diagnose) writes nothing at all: it does not take the lock
-//     directory (it reports whether a recovery holds it), does not append to
-//     the gateway log (what it would log goes to stderr only), never sources
-//     anything, and predicts the recovered env from the data it reads.
+//     directory (it reports whether a live recovery holds it, or what a
+//     recovery would take over), does not append to the gateway log (what it
+//     would log goes to stderr only), never sources anything, and predicts
+//     the recovered env from the data it reads. It runs the Hermes env-file
+//     check (read-only) but not the runtime-env one (it sources nothing).
 //   - A /tmp/nemoclaw-proxy-env.sh that is a directory refuses the relaunch
 //     (issue 2, case 6): the entrypoint's chain cannot be read or repaired.
-//   - A present Hermes validator that cannot be run (not executable and no
-//     python3) refuses like a violation: the image asked for the check.
+//   - Rendering drops the templates' comments, indentation and blank lines
+//     (compact, quote-aware): they are for the templates' readers, and every
+//     byte is pushed on every run, base64-encoded in one argument in the
+//     OpenShell exec fallback. The rendered script keeps its shebang note
+//     and the shellcheck directives it needs (SC1090 and SC2317 file-wide:
+//     it sources what it generates, and trap handlers look unreachable).
 //   - Health probes never use the sandbox proxy (curl --noproxy '*');
 //     the inference probe does, as that is how inference.local is reached.
+//     HTTP is curl, else a node one-liner (every gateway here is node);
+//     wget is not used.
 //   - The log is rotated to .1 above 8 MiB. A log the payload creates is
 //     0600 (umask 077); the gateway writes to it through the inherited fd.
+//     The Hermes dashboard's output goes to /tmp/hermes-dashboard.log (same
+//     rules), else /tmp/hermes-dashboard-recovery.log (NemoClaw's fallback
+//     name), else the selected gateway log, else /dev/null.
+//   - What the payload launches gets the caller's umask and LC_ALL (set or
+//     unset) back; it only overrides those two. Hermes' gateway and
+//     dashboard get umask 0007 whatever the caller's, as its entrypoint.
 //   - The deadline is enforced where the payload waits: at every step
 //     boundary and in every polling loop; each external command that could
-//     block carries its own cap (curl/wget 3 s or 8 s, the validator 30 s
-//     under timeout(1), process stops 5+5 s). There is no watchdog process:
-//     it would outlive the run or hold the host's channel open.
+//     block carries its own cap (curl 3 s or 8 s, the validator 30 s under
+//     timeout(1), process stops the stop grace twice). There is no watchdog
+//     process: it would outlive the run or hold the host's channel open.
 //   - SIGHUP is ignored (a dropped connection must not abort a recovery
 //     half-way); SIGINT and SIGTERM end the run with a `failed` result, the
 //     lock released and temporary files removed.
@@ -38,6 +53,56 @@
 //     data instead.
 //   - Sourcing runs with set +u: an entrypoint's env that expands an unset
 //     variable must not end the recovery.
+//   - Inherited NODE_OPTIONS (issue 9 item 2): --require/-r, --import,
+//     --loader and --experimental-loader (also spelt --experimental_loader),
+//     with their values, are dropped and each drop logged; a `-r` glued to
+//     its value (`-rX`, `-r=X`) too. A value holding a quote or a backslash
+//     is dropped whole: node reads those, so words split on blanks would not
+//     be node's words. What is kept is re-joined with single spaces.
+//   - A missing /tmp/nemoclaw-proxy-env.sh is recreated only when both
+//     guards are ready (the file then requires both), with the two guard
+//     lines only (a missing file had nothing else to keep), staged 0444 and
+//     hard-linked into place: link(2) fails rather than replace a file that
+//     appeared meanwhile. A failure to recreate it is logged and does not
+//     stop the recovery. A non-root runner's copy is sandbox-owned, so the
+//     next run reads it as untrusted data (and regenerates the guards).
+//   - The Hermes validator runs under a python3 from fixed absolute paths
+//     (/opt/hermes/.venv/bin/python3, /usr/local/bin/python3,
+//     /usr/bin/python3, as NemoClaw's recovery picks one), with -I, and only
+//     when it passes the trusted-file checks the preload sources pass (it is
+//     image code run with the runner's privileges). Exit 1 is a violation.
+//     Any other failure (a usage error, a crash, the 30 s cap, no trusted
+//     python3, an untrusted validator) means the check could not decide:
+//     `secret-boundary-refused`, nothing stopped, nothing launched. An
+//     env-file violation stops the gateway and dashboard (they loaded that
+//     .env); a runtime-env violation stops nothing (it is this shell's own
+//     environment, which running processes never had). The runtime-env
+//     check runs once per run, before whichever launch comes first (gateway
+//     or dashboard), never when nothing is launched. The validator's stdout
+//     is discarded; its stderr (key names and line numbers) is logged, at
+//     most 50 lines.
+//   - The dashboard-only variant refuses in NemoClaw's dashboard wording
+//     (`... refusing unguarded dashboard relaunch`), at its guards step too:
+//     it launches no gateway. A gateway-mode run with the dashboard uses
+//     the gateway wording, and the dashboard's at the dashboard step.
+//   - The lock (issue 9 item 8) holds one record, `holder`: pid, start time
+//     (field 22 of /proc/<pid>/stat) and the boot-clock time it was taken.
+//     Its age is measured against this run's own deadline plus a 30 s
+//     margin (a holder started with a longer --timeout may be taken over
+//     after that; it is logged). A start time that cannot be read (hidepid)
+//     is no mismatch: the age still bounds the lock; a recorded 0 means the
+//     holder could not read its own. A lock with no well-formed record (an
+//     older payload's `pid` file) is stale after a 1 s wait for its creator.
+//     A stale lock the runner cannot move (another uid's in sticky /tmp) is
+//     `failed` with the lock, what it names and its owner's uid.
+//   - Process patterns (issue 9 item 6): the program's base name and its
+//     subcommand words up to the first option, joined by [[:space:]]+, then
+//     a blank or the end of the line; OpenClaw also matches its renamed
+//     `openclaw-gateway` process. The Hermes dashboard pattern is stopped on
+//     an env-file violation even when this run does not manage the
+//     dashboard.
+//   - The stale-process stop grace is a render input (StopGrace, default 5
+//     s, 100 ms to 1 min): SIGTERM, wait up to it, SIGKILL, wait up to it.
 package templates
 
 import (
@@ -94,6 +159,9 @@ const (
 	DefaultDeadline  = 120 * time.Second
 	DefaultReadiness = 90 * time.Second
 	DefaultSettle    = 3 * time.Second
+	// DefaultStopGrace is how long a stale process gets after SIGTERM, and
+	// again after SIGKILL, before it counts as a survivor (SPEC §5.2 step 7).
+	DefaultStopGrace = 5 * time.Second
 	// DefaultHermesDashboardPort is the dashboard's forwarded port and
 	// DefaultHermesDashboardInternalPort the port `hermes dashboard` listens on
 	// inside the sandbox, when the registry names none.
@@ -105,6 +173,9 @@ const (
 type HermesDashboard struct {
 	Enabled            bool
 	Port, InternalPort int
+	// TUI adds --tui to the dashboard command (the registry's
+	// hermesDashboardTui).
+	TUI bool
 }
 
 // Params is everything one rendering depends on.
@@ -119,7 +190,10 @@ type Params struct {
 	// the same PID. Zero means the default; NoSettle disables the settle hold.
 	Deadline, Readiness, Settle time.Duration
 	NoSettle                    bool
-	HermesDashboard             HermesDashboard
+	// StopGrace is the wait after SIGTERM and again after SIGKILL when
+	// stopping stale processes; zero means DefaultStopGrace.
+	StopGrace       time.Duration
+	HermesDashboard HermesDashboard
 }
 
 // OpenClaw is the built-in OpenClaw profile for a dashboard port.
@@ -168,23 +242,37 @@ func Render(p Params) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	data := templateData(p)
+	data["Header"] = hdr
+	data["Variant"] = variantName(p)
 	var buf bytes.Buffer
-	data := map[string]any{
-		"Header":  hdr,
-		"Variant": variantName(p),
-	}
 	if err := payloadTemplates.ExecuteTemplate(&buf, "payload", data); err != nil {
 		return nil, fmt.Errorf("rendering payload: %w", err)
 	}
-	return buf.Bytes(), nil
+	return compact(buf.Bytes()), nil
+}
+
+// templateData selects the code a variant carries: only the chosen agent's,
+// mode's and dashboard's functions are rendered (issue 9 item 10). The
+// values themselves reach the script through the header only.
+func templateData(p Params) map[string]any {
+	return map[string]any{
+		"Check":         p.Check,
+		"OpenClaw":      p.Agent.Name == "openclaw",
+		"Hermes":        p.Agent.Name == "hermes",
+		"Dashboard":     p.HermesDashboard.Enabled,
+		"DashboardOnly": p.Mode == ModeHermesDashboard,
+	}
 }
 
 // RenderFragment renders one named library template (for example
-// "nodeoptions" or "encoding") with a header, so tests can run a single
-// shell function against its Go mirror. It is not a payload.
+// "nodeoptions" or "encoding") as the OpenClaw gateway recovery variant
+// carries it, so tests can run a single shell function against its Go
+// mirror. It is not a payload (no header; comments kept).
 func RenderFragment(name string) ([]byte, error) {
 	var buf bytes.Buffer
-	if err := payloadTemplates.ExecuteTemplate(&buf, name, map[string]any{}); err != nil {
+	data := templateData(Params{Agent: OpenClaw(sandboxspec.DefaultDashboardPort), Mode: ModeGateway})
+	if err := payloadTemplates.ExecuteTemplate(&buf, name, data); err != nil {
 		return nil, fmt.Errorf("rendering %s: %w", name, err)
 	}
 	return buf.Bytes(), nil
@@ -236,6 +324,7 @@ func normalize(p Params) (Params, error) {
 	}
 	def(&p.Deadline, DefaultDeadline)
 	def(&p.Readiness, DefaultReadiness)
+	def(&p.StopGrace, DefaultStopGrace)
 	if p.NoSettle {
 		p.Settle = 0
 	} else {
@@ -249,6 +338,9 @@ func normalize(p Params) (Params, error) {
 	}
 	if p.Settle < 0 || p.Settle > 10*time.Minute {
 		bad("invalid settle window %s: must be between 0 and 10m", p.Settle)
+	}
+	if p.StopGrace < 100*time.Millisecond || p.StopGrace > time.Minute {
+		bad("invalid stop grace %s: must be between 100ms and 1m", p.StopGrace)
 	}
 	d := &p.HermesDashboard
 	if p.Mode == ModeHermesDashboard {
@@ -363,29 +455,44 @@ func validateHealthURL(s string) error {
 	return nil
 }
 
-// processPattern is the ERE that finds the agent's gateway processes with
-// ps/pgrep: the program's base name and the next non-option word, joined by
-// a space or a dash (OpenClaw titles its process `openclaw-gateway`). The
-// first letter is bracketed so the pattern never matches a command line that
-// contains the pattern itself (grep, pkill, this payload's own argv).
-func processPattern(argv []string) string {
+// processPattern is the ERE that finds the agent's processes with ps/awk:
+// the program's base name, then its subcommand words (those before the first
+// option), separated by blanks, then a blank or the end of the command line
+// (SPEC §5.2 step 7, NemoClaw's patterns): `hermes gateway run` matches,
+// `hermes gateway status` does not. title, when set, is a process title the
+// program renames itself to (OpenClaw's `openclaw-gateway`); it must start
+// with the base name and matches as an alternative. The first letter is
+// bracketed so the pattern never matches a command line that contains the
+// pattern itself (grep, pkill, this payload's own argv).
+func processPattern(argv []string, title string) string {
 	i := commandBinaryWord(argv)
-	words := []string{path.Base(argv[i])}
-	if i+1 < len(argv) && !strings.HasPrefix(argv[i+1], "-") && commandWordChars.MatchString(argv[i+1]) {
-		words = append(words, argv[i+1])
+	base := path.Base(argv[i])
+	tail := ""
+	for _, w := range argv[i+1:] {
+		if strings.HasPrefix(w, "-") || !commandWordChars.MatchString(w) {
+			break
+		}
+		tail += "[[:space:]]+" + regexp.QuoteMeta(w)
 	}
-	for k, w := range words {
-		words[k] = regexp.QuoteMeta(w)
+	if rest, ok := strings.CutPrefix(title, base); ok && rest != "" {
+		tail = "(" + tail + "|" + regexp.QuoteMeta(rest) + ")"
 	}
-	pat := strings.Join(words, "[ -]")
-	// The first byte is a plain [A-Za-z0-9._+] character; QuoteMeta may have
-	// escaped it (".", "+"): bracket the unescaped character.
-	first := pat[:1]
-	rest := pat[1:]
-	if first == `\` {
-		first, rest = pat[1:2], pat[2:]
+	// The base name is plain [A-Za-z0-9._+-] (validateBinary); inside a
+	// bracket its first character needs no escape.
+	return "[" + base[:1] + "]" + regexp.QuoteMeta(base[1:]) + tail + "([[:space:]]|$)"
+}
+
+// openClawTitle is the name the OpenClaw gateway gives its own process.
+const openClawTitle = "openclaw-gateway"
+
+// hermesDashboardArgv is the dashboard command (SPEC §5.2, Hermes dashboard).
+func hermesDashboardArgv(d HermesDashboard) []string {
+	argv := []string{"env", "HERMES_HOME=/sandbox/.hermes", "hermes", "dashboard",
+		"--host", "127.0.0.1", "--port", strconv.Itoa(d.InternalPort), "--skip-build", "--no-open"}
+	if d.TUI {
+		argv = append(argv, "--tui")
 	}
-	return "[" + first + "]" + rest
+	return argv
 }
 
 // quoteWords renders argv as a string that `eval "set -- $X"` turns back
@@ -407,44 +514,68 @@ func boolFlag(b bool) string {
 	return "0"
 }
 
-// header is the only place data enters the script.
+// header is the only place data enters the script. A variant's header
+// carries only what its code reads.
 func header(p Params) (string, error) {
 	a := p.Agent
-	gosuUser := ""
+	title := ""
 	if a.Name == "openclaw" {
-		gosuUser = "gateway"
+		title = openClawTitle
 	}
-	d := p.HermesDashboard
-	dashArgv := []string{"env", "HERMES_HOME=/sandbox/.hermes", "hermes", "dashboard",
-		"--host", "127.0.0.1", "--port", strconv.Itoa(d.InternalPort), "--skip-build", "--no-open"}
-	vars := []struct{ name, value string }{
+	type hv struct{ name, value string }
+	vars := []hv{
 		{"NC_RUN_ID", p.RunID},
 		{"NC_AGENT", a.Name},
 		{"NC_DISPLAY_NAME", a.DisplayName},
 		{"NC_MODE", p.Mode.String()},
 		{"NC_CHECK", boolFlag(p.Check)},
 		{"NC_PORT", strconv.Itoa(p.Port)},
-		{"NC_GATEWAY_ARGV", quoteWords(a.GatewayCommand)},
-		{"NC_GATEWAY_PATTERN", processPattern(a.GatewayCommand)},
+		{"NC_GATEWAY_PATTERN", processPattern(a.GatewayCommand, title)},
 		{"NC_HEALTH_URL", a.HealthURL},
-		{"NC_BINARY", a.Binary},
-		{"NC_GOSU_USER", gosuUser},
-		{"NC_REMOVE_OPENCLAW_LOCKS", boolFlag(a.Name == "openclaw")},
-		{"NC_SECRET_BOUNDARY", boolFlag(a.Name == "hermes")},
 		{"NC_DEADLINE_MS", ms(p.Deadline)},
-		{"NC_READINESS_MS", ms(p.Readiness)},
-		{"NC_SETTLE_MS", ms(p.Settle)},
-		{"NC_DASHBOARD_ENABLED", boolFlag(d.Enabled)},
-		{"NC_DASHBOARD_PORT", strconv.Itoa(d.Port)},
-		{"NC_DASHBOARD_INTERNAL_PORT", strconv.Itoa(d.InternalPort)},
-		{"NC_DASHBOARD_ARGV", quoteWords(dashArgv)},
-		{"NC_DASHBOARD_PATTERN", processPattern(dashArgv)},
-		{"NC_DASHBOARD_URL", "http://127.0.0.1:" + strconv.Itoa(d.InternalPort) + "/"},
+	}
+	if !p.Check {
+		vars = append(vars,
+			hv{"NC_READINESS_MS", ms(p.Readiness)},
+			hv{"NC_SETTLE_MS", ms(p.Settle)},
+			hv{"NC_STOP_GRACE_MS", ms(p.StopGrace)},
+		)
+	}
+	if p.Mode == ModeGateway {
+		vars = append(vars, hv{"NC_GATEWAY_ARGV", quoteWords(a.GatewayCommand)})
+	}
+	if p.Mode == ModeGateway || !p.Check {
+		vars = append(vars, hv{"NC_BINARY", a.Binary})
+	}
+	if a.Name == "openclaw" && !p.Check {
+		// SPEC §5.2 step 10: as root, OpenClaw runs as `gateway` via gosu.
+		vars = append(vars, hv{"NC_GOSU_USER", "gateway"})
+	}
+	if d := p.HermesDashboard; d.Enabled {
+		argv := hermesDashboardArgv(d)
+		vars = append(vars,
+			hv{"NC_DASHBOARD_PORT", strconv.Itoa(d.Port)},
+			hv{"NC_DASHBOARD_ARGV", quoteWords(argv)},
+			hv{"NC_DASHBOARD_URL", "http://127.0.0.1:" + strconv.Itoa(d.InternalPort) + "/"},
+		)
+		if !p.Check {
+			vars = append(vars, hv{"NC_DASHBOARD_INTERNAL_PORT", strconv.Itoa(d.InternalPort)})
+		}
+	}
+	if a.Name == "hermes" {
+		// Stopped on a secret-boundary violation whether or not this run
+		// manages the dashboard.
+		vars = append(vars, hv{"NC_DASHBOARD_PATTERN", processPattern(hermesDashboardArgv(HermesDashboard{}), "")})
 	}
 	var b strings.Builder
 	for _, v := range vars {
 		if strings.IndexByte(v.value, 0) >= 0 {
 			return "", fmt.Errorf("%s contains a NUL byte", v.name)
+		}
+		if v.name == "NC_CHECK" {
+			// Code, not this value, differs between check and recovery
+			// variants; the value stays for readers of the header.
+			b.WriteString("# shellcheck disable=SC2034 # for readers: the variant's code already is the check or the recovery\n")
 		}
 		if strings.ContainsAny(v.value, "'$`\\") {
 			// shellcheck's hints about quotes and $ inside single

@@ -69,6 +69,22 @@ if (process.pid === 1 && process.env.NSTEST_INIT_CHILD) {
   return;
 }
 
+// statusField returns a field of /proc/self/status ("Umask" is the one
+// the tests need: what the payload launched us with).
+function statusField(name) {
+  try {
+    const m = fs.readFileSync('/proc/self/status', 'utf8').match(new RegExp('^' + name + ':\\s*(\\S+)', 'm'));
+    return m ? m[1] : '';
+  } catch (e) {
+    return '';
+  }
+}
+
+const fixture = process.env.NSTEST_FIXTURE === '1';
+// A fixture process may play a stale gateway: renamed the way OpenClaw
+// renames itself, and never listening.
+if (fixture && cfg.fixtureTitle) process.title = cfg.fixtureTitle;
+
 const rec = {
   pid: process.pid,
   ppid: process.ppid,
@@ -85,12 +101,13 @@ const rec = {
   sid: statField(6),
   pgid: statField(5),
   cwd: process.cwd(),
-  fixture: process.env.NSTEST_FIXTURE === '1',
+  umask: statusField('Umask'),
+  fixture,
 };
 fs.writeFileSync('/run/ns/rec/start-' + role + '-' + process.pid + '.json', JSON.stringify(rec));
 console.log('nstest-gateway ' + role + ' pid ' + process.pid + ' starting on port ' + port);
 
-if (cfg.noListen || role === 'unknown') {
+if (cfg.noListen || role === 'unknown' || (fixture && cfg.fixtureNoListen)) {
   setInterval(() => {}, 1 << 30);
   return;
 }
@@ -107,6 +124,11 @@ const server = http.createServer((req, res) => {
         process.exit(3);
       }, cfg.dieAfterFirstHealthMs);
     }
+    return;
+  }
+  if (fixture && cfg.fixtureRootStatus) {
+    res.writeHead(cfg.fixtureRootStatus, {'location': '/'});
+    res.end();
     return;
   }
   res.writeHead(200, {'content-type': 'text/html'});

@@ -22,13 +22,18 @@ mount -t overlay nstest-usrlocallib \
 install -d -m 0755 -o root -g root /usr/local/lib/nemoclaw /usr/local/lib/nemoclaw/preloads
 install -m 0644 -o root -g root "$N/preloads/sandbox-safety-net.js" "$N/preloads/ciao-network-guard.js" \
 	/usr/local/lib/nemoclaw/preloads/
-if [ -e "$N/validator.sh" ]; then
-	install -m 0755 -o root -g root "$N/validator.sh" /usr/local/lib/nemoclaw/validate-hermes-env-secret-boundary.py
+if [ -e "$N/validator.py" ]; then
+	install -m 0755 -o root -g root "$N/validator.py" /usr/local/lib/nemoclaw/validate-hermes-env-secret-boundary.py
 fi
+# The image's login hook: OpenShell execs through `bash -lc`, and the image's
+# profile sources the proxy-env, which a sandbox user may have planted.
+mount -t tmpfs -o mode=0755,size=1m nstest-profile /etc/profile.d
+printf 'if [ -r /tmp/nemoclaw-proxy-env.sh ]; then . /tmp/nemoclaw-proxy-env.sh; fi\n' >/etc/profile.d/nemoclaw-proxy-env.sh
 mount --bind "$N/bin" /usr/local/bin
 mount -t tmpfs -o mode=0755,size=8m nstest-sandbox /sandbox
 install -d -m 0700 -o 1001 -g 1001 /sandbox/.hermes
-printf 'OPENAI_API_KEY=sk-nstest-SECRET-7f3a9c\n' >/sandbox/.hermes/.env
+install -m 0755 -o 1001 -g 1001 -d /sandbox/.home
+cp "$N/hermes.env" /sandbox/.hermes/.env
 chown 1001:1001 /sandbox/.hermes/.env
 chmod 0600 /sandbox/.hermes/.env
 if [ -e "$N/stale-init" ]; then
