@@ -59,11 +59,16 @@ func TestJob01GuardChainWipe(t *testing.T) {
 	if strings.Contains(log, "launching without") {
 		t.Fatalf("the log has the unguarded-launch line:\n%s", log)
 	}
-	// The staged preloads are back in /tmp, read-only.
-	for _, f := range []string{"/tmp/nemoclaw-sandbox-safety-net.js", "/tmp/nemoclaw-ciao-network-guard.js"} {
+	// The guard chain is back in /tmp, read-only: the staged preloads, and
+	// the proxy-env the image's shell hooks source, recreated (SPEC §5.3)
+	// with the guards' requires.
+	for _, f := range []string{"/tmp/nemoclaw-sandbox-safety-net.js", "/tmp/nemoclaw-ciao-network-guard.js", "/tmp/nemoclaw-proxy-env.sh"} {
 		if facts := fileFacts(t, ctx, s, f); !strings.Contains(facts, " 444 ") {
-			t.Errorf("%s after recovery: %s, want mode 0444", f, facts)
+			t.Errorf("%s after recovery: %q, want a 0444 file", f, facts)
 		}
+	}
+	if env := rootSh(t, ctx, s, "cat /tmp/nemoclaw-proxy-env.sh"); !strings.Contains(env, "/tmp/nemoclaw-sandbox-safety-net.js") || !strings.Contains(env, "/tmp/nemoclaw-ciao-network-guard.js") {
+		t.Errorf("the recreated /tmp/nemoclaw-proxy-env.sh lacks the guards:\n%s", env)
 	}
 
 	// The settle window, watched from the host after the command: the same
