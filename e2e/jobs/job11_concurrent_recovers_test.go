@@ -135,10 +135,11 @@ func TestJob11ConcurrentRecovers(t *testing.T) {
 		if err := first.Start(); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, ctx, "the first recovery to hold the sandbox's lock and launch the gateway", func() bool {
-			_, err := os.Stat(s.HostPath("/tmp/nemoclaw-gateway-recovery.lock/pid"))
+		// Once the gateway it launched runs, the first payload is in its
+		// settle window, holding its lock (taken before anything else).
+		waitFor(t, ctx, "the first recovery to launch the gateway", func() bool {
 			procs, _ := s.GatewayProcesses()
-			return err == nil && len(procs) > 0
+			return len(procs) > 0
 		})
 		r, doc := cli(t, ctx, other.Env(), "nemoclaw", s.Name, "recover", "--json")
 		if r.Code != 75 {
