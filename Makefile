@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/nemoclaw/nemoclaw-go/host.Version=$(VERSION)
 BINS := nemoclaw nemohermes nemoclaw-lab
 
-.PHONY: all deps lab-deps build test test-prereqs lint demo bench clean
+.PHONY: all deps lab-deps build test e2e test-prereqs lint demo bench clean
 
 all: build
 
@@ -31,6 +31,11 @@ lint: build
 test: test-prereqs lint lab-deps
 	@scripts/test.sh
 
+# The end-to-end jobs and scenarios alone (e2e/cli, e2e/jobs, e2e/lab); part
+# of `make test` too.
+e2e: test-prereqs build lab-deps
+	@scripts/test.sh --e2e
+
 test-prereqs:
 	@scripts/test.sh --check
 
@@ -41,4 +46,4 @@ demo: build
 	@scripts/demo.sh
 
 clean:
-	rm -rf bin
+	rm -rf bin test-artifacts

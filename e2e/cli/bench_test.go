@@ -3,9 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
-	"net"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nemoclaw/nemoclaw-go/e2e/harness"
 	"github.com/nemoclaw/nemoclaw-go/e2e/lab"
 )
 
@@ -55,9 +54,9 @@ func timed(b *testing.B, env []string, name string, args ...string) time.Duratio
 // probe, report) against OpenSSH's `ssh -F <cfg> <host> true` to the same
 // sshd. Target: ratio ≤ 1.0.
 func BenchmarkRecoverNoop(b *testing.B) {
-	requireLab(b)
-	s, env := labT(b, "bnoop", lab.Options{})
-	nc := filepath.Join(binDir, "nemoclaw")
+	harness.RequireLab(b)
+	s, env := harness.LabT(b, "bnoop", lab.Options{})
+	nc := harness.Bin("nemoclaw")
 	timed(b, env, nc, s.Name, "recover", "--quiet") // forward up, guard chain written
 	var ours, ssh []time.Duration
 	var ratios []float64
@@ -97,9 +96,9 @@ func benchLine(name string, value, reference, ratio float64, target string, ok b
 // it directly inside the sandbox (guards loaded, polled until healthy).
 // Target: ≤ 150 ms.
 func BenchmarkRecoveryOverhead(b *testing.B) {
-	requireLab(b)
-	s, env := labT(b, "bover", lab.Options{})
-	nc := filepath.Join(binDir, "nemoclaw")
+	harness.RequireLab(b)
+	s, env := harness.LabT(b, "bover", lab.Options{})
+	nc := harness.Bin("nemoclaw")
 	timed(b, env, nc, s.Name, "recover", "--quiet")
 	ctx := context.Background()
 	port := strconv.Itoa(s.Options.Port)
@@ -148,15 +147,15 @@ echo $(( (t1 - t0) / 1000 ))`
 // the same sandboxes (each recovered alone, after its own kill) measured
 // in the same loop. Target: ratio ≤ 1.5.
 func BenchmarkFleet(b *testing.B) {
-	requireLab(b)
+	harness.RequireLab(b)
 	const n = 20
-	first, env := labT(b, "fleet0", lab.Options{})
+	first, env := harness.LabT(b, "fleet0", lab.Options{})
 	boxes := []*lab.Sandbox{first}
 	ctx := context.Background()
 	for i := 1; i < n; i++ {
 		o := first.Options
 		o.Name = fmt.Sprintf("fleet%d", i)
-		o.Port = freePort(b)
+		o.Port = harness.FreePort(b)
 		s, err := lab.Up(ctx, o)
 		if err != nil {
 			b.Fatal(err)
@@ -164,7 +163,7 @@ func BenchmarkFleet(b *testing.B) {
 		b.Cleanup(func() { s.Down() })
 		boxes = append(boxes, s)
 	}
-	nc := filepath.Join(binDir, "nemoclaw")
+	nc := harness.Bin("nemoclaw")
 	timed(b, env, nc, "recover", "--all", "--parallel", strconv.Itoa(n), "--quiet") // forwards up
 	killAll := func() {
 		for _, s := range boxes {
@@ -197,21 +196,11 @@ func BenchmarkFleet(b *testing.B) {
 
 // BenchmarkVersion: `nemoclaw version`, the whole process. Target ≤ 20 ms.
 func BenchmarkVersion(b *testing.B) {
-	nc := filepath.Join(binDir, "nemoclaw")
+	nc := harness.Bin("nemoclaw")
 	var d []time.Duration
 	for i := 0; i < b.N; i++ {
 		d = append(d, timed(b, nil, nc, "version"))
 	}
 	b.ReportMetric(msOf(median(d)), "version-ms")
 	benchLine("version-startup", msOf(median(d)), -1, -1, "value<=20ms", msOf(median(d)) <= 20, "ms")
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

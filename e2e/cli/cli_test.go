@@ -9,12 +9,9 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"flag"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -25,84 +22,33 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/nemoclaw/nemoclaw-go/e2e/harness"
 	"github.com/nemoclaw/nemoclaw-go/e2e/lab"
-	"github.com/nemoclaw/nemoclaw-go/host/recovery"
 	"github.com/nemoclaw/nemoclaw-go/host/registry"
 	"github.com/nemoclaw/nemoclaw-go/internal/statefs"
-	"github.com/nemoclaw/nemoclaw-go/internal/testenv"
 	"github.com/nemoclaw/nemoclaw-go/portforward"
 )
 
-// binDir holds nemoclaw, nemohermes and nemoclaw-lab, built by TestMain.
-var binDir string
-
 func TestMain(m *testing.M) {
-	os.Exit(func() int {
-		dir, err := os.MkdirTemp("", "nemoclaw-e2e-bin-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		binDir = dir
-		// The tests build the binaries with the race detector, and every
-		// process halts on the first race it sees: the engine's and the
-		// forward daemon's goroutines run only in these processes, so this
-		// is where their races can be caught. Benchmarks time the binaries
-		// operators run, built without it.
-		flag.Parse()
-		args := []string{"build", "-o", dir + "/"}
-		if flag.Lookup("test.bench").Value.String() == "" {
-			args = append(args, "-race")
-			os.Setenv("GORACE", "halt_on_error=1 exitcode=66")
-		}
-		cmd := exec.Command("go", append(args, "../../cmd/nemoclaw", "../../cmd/nemohermes", "../../cmd/nemoclaw-lab")...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "building the binaries: %v\n%s", err, out)
-			return 1
-		}
-		code := m.Run()
-		names := make([]string, 0, len(benchLines))
-		for n := range benchLines {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			fmt.Println(benchLines[n])
-		}
-		return code
-	}())
-}
-
-func requireLab(t testing.TB) {
-	t.Helper()
-	testenv.RequireRoot(t)
-	for _, b := range []string{"/usr/sbin/sshd", "ssh", "node", "unshare", "nsenter", "socat", "curl"} {
-		testenv.RequireBinary(t, b)
+	code := harness.Main(m)
+	// The benchmarks' figures, once each, after all have run.
+	names := make([]string, 0, len(benchLines))
+	for n := range benchLines {
+		names = append(names, n)
 	}
-}
-
-// schema validates every --json object the scripts check.
-func compileSchema(t *testing.T) *jsonschema.Schema {
-	t.Helper()
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(recovery.Schema))
-	if err != nil {
-		t.Fatal(err)
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Println(benchLines[n])
 	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("report.schema.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile("report.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	os.Exit(code)
 }
 
 func TestScenarios(t *testing.T) {
-	requireLab(t)
-	schema := compileSchema(t)
+	harness.RequireLab(t)
+	schema, err := harness.CompileSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata",
 		RequireExplicitExec: true,
@@ -116,11 +62,11 @@ func TestScenarios(t *testing.T) {
 			env.Setenv("NEMOCLAW_LAB_DIR", labDir)
 			env.Setenv("NO_COLOR", "1")
 			env.Setenv("GORACE", os.Getenv("GORACE"))
-			env.Setenv("PATH", binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+			env.Setenv("PATH", harness.BinDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 			// A short name per script: lab names are DNS labels.
 			base := strings.TrimSuffix(filepath.Base(env.WorkDir), filepath.Ext(env.WorkDir))
 			env.Setenv("SB", sandboxName(base))
-			env.Defer(func() { cleanup(home, labDir) })
+			env.Defer(func() { harness.Cleanup(home, labDir) })
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -152,19 +98,6 @@ func sandboxName(s string) string {
 		n = n[len(n)-40:]
 	}
 	return "t-" + strings.Trim(n, "-")
-}
-
-// cleanup stops everything a script left: our forward daemons recorded in
-// its HOME (proven ours first) and its lab sandboxes.
-func cleanup(home, labDir string) {
-	dir := filepath.Join(home, ".nemoclaw", "state", "forwards")
-	states, _ := portforward.ListStates(dir)
-	for _, st := range states {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		portforward.StopDaemon(ctx, portforward.PathsFor(dir, st.Sandbox, st.Port), st, 5*time.Second)
-		cancel()
-	}
-	lab.DownAll(lab.Options{Home: home, LabDir: labDir})
 }
 
 // freeport VAR... sets each VAR to a TCP port free on 127.0.0.1.
@@ -205,16 +138,9 @@ func cmdGatewayPID(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		return
 	}
-	var pids []int
-	for _, p := range procs {
-		if p.Comm != "sh" { // the real OpenClaw's helpers are gateways too; the stubs are one process
-			pids = append(pids, p.NSPID)
-		}
-	}
-	if len(pids) != 1 {
-		ts.Fatalf("want one gateway in %s, found %v", args[0], procs)
-	}
-	ts.Setenv(args[1], strconv.Itoa(pids[0]))
+	_, nspid, err := harness.GatewayPID(openSandbox(ts, args[0]))
+	ts.Check(err)
+	ts.Setenv(args[1], strconv.Itoa(nspid))
 }
 
 // daemonpid SANDBOX PORT VAR sets VAR to our forward daemon's pid, from
@@ -259,19 +185,9 @@ func cmdJSONOut(ts *testscript.TestScript, neg bool, args []string, schema *json
 		ts.Fatalf("jsonout does not take !")
 	}
 	out := ts.ReadFile("stdout")
-	dec := json.NewDecoder(strings.NewReader(out))
-	dec.UseNumber()
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
-		ts.Fatalf("stdout is not JSON: %v\n%s", err, out)
-	}
-	if dec.More() {
-		ts.Fatalf("stdout holds more than one JSON value:\n%s", out)
-	}
-	inst, err := jsonschema.UnmarshalJSON(strings.NewReader(out))
-	ts.Check(err)
-	if err := schema.Validate(inst); err != nil {
-		ts.Fatalf("stdout does not match the report schema: %v\n%s", err, out)
+	doc, err := harness.DecodeReport(out, schema)
+	if err != nil {
+		ts.Fatalf("%v", err)
 	}
 	for _, a := range args {
 		op := "="
@@ -282,7 +198,7 @@ func cmdJSONOut(ts *testscript.TestScript, neg bool, args []string, schema *json
 			}
 		}
 		path, want, _ := strings.Cut(a, op)
-		got, ok := lookup(doc, strings.Split(path, "."))
+		got, ok := harness.Lookup(doc, strings.Split(path, "."))
 		gs := fmt.Sprint(got)
 		switch {
 		case op == "=" && (!ok || gs != want):
@@ -293,42 +209,6 @@ func cmdJSONOut(ts *testscript.TestScript, neg bool, args []string, schema *json
 			ts.Fatalf("%s = %q contains %q", path, gs, want)
 		}
 	}
-}
-
-func lookup(v any, path []string) (any, bool) {
-	for _, p := range path {
-		switch x := v.(type) {
-		case map[string]any:
-			var ok bool
-			if v, ok = x[p]; !ok {
-				return nil, false
-			}
-		case []any:
-			if i, err := strconv.Atoi(p); err == nil {
-				if i < 0 || i >= len(x) {
-					return nil, false
-				}
-				v = x[i]
-				continue
-			}
-			found := false
-			for _, e := range x {
-				// "guard_chain" names the step "guard chain" (script words
-				// cannot hold a space).
-				name := strings.ReplaceAll(p, "_", " ")
-				if m, ok := e.(map[string]any); ok && (m["name"] == name || m["sandbox"] == p) {
-					v, found = e, true
-					break
-				}
-			}
-			if !found {
-				return nil, false
-			}
-		default:
-			return nil, false
-		}
-	}
-	return v, true
 }
 
 // waitlock SANDBOX waits (up to a minute) until another process holds the

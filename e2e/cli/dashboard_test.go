@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nemoclaw/nemoclaw-go/e2e/harness"
 	"github.com/nemoclaw/nemoclaw-go/e2e/lab"
-	"github.com/nemoclaw/nemoclaw-go/internal/testenv"
 )
 
 // `dashboard` against the real OpenClaw gateway: it prints OpenClaw's
@@ -17,16 +17,13 @@ import (
 // never the shared #token= URL, and writes neither into any file under
 // ~/.nemoclaw (forward logs and state included).
 func TestDashboardLinkRealOpenClaw(t *testing.T) {
-	requireLab(t)
-	if _, err := lab.FindOpenClaw(lab.DefaultLabCache()); err != nil {
-		testenv.Missing(t, "%v", err)
-	}
 	if testing.Short() {
 		t.Skip("starts the real OpenClaw gateway (tens of seconds); skipped in -short")
 	}
-	s, env := labT(t, "dashreal", lab.Options{Gateway: "openclaw"})
+	harness.RequireRealOpenClaw(t)
+	s, env := harness.LabT(t, "dashreal", lab.Options{Gateway: "openclaw"})
 	run := func(args ...string) (string, error) {
-		cmd := exec.Command(filepath.Join(binDir, "nemoclaw"), args...)
+		cmd := exec.Command(harness.Bin("nemoclaw"), args...)
 		cmd.Env = env
 		b, err := cmd.CombinedOutput()
 		return string(b), err

@@ -15,49 +15,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nemoclaw/nemoclaw-go/e2e/harness"
 	"github.com/nemoclaw/nemoclaw-go/e2e/lab"
 	"github.com/nemoclaw/nemoclaw-go/internal/statefs"
 	"github.com/nemoclaw/nemoclaw-go/portforward"
 )
 
-// labT brings up a lab sandbox in a private HOME and lab dir and takes it
-// (and every forward daemon recorded in that HOME) down when the test ends.
-func labT(t testing.TB, name string, o lab.Options) (*lab.Sandbox, []string) {
-	t.Helper()
-	base := t.TempDir()
-	o.Name = name
-	o.Home = filepath.Join(base, "home")
-	o.LabDir = filepath.Join(base, "lab")
-	o.LabBinary = filepath.Join(binDir, "nemoclaw-lab")
-	if o.Port == 0 {
-		l, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		o.Port = l.Addr().(*net.TCPAddr).Port
-		l.Close()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // hang protection
-	defer cancel()
-	s, err := lab.Up(ctx, o)
-	if err != nil {
-		t.Fatalf("lab up: %v", err)
-	}
-	t.Cleanup(func() {
-		cleanup(o.Home, o.LabDir)
-		s.Down()
-	})
-	env := append(os.Environ(), "HOME="+o.Home, "NEMOCLAW_LAB_DIR="+o.LabDir, "NO_COLOR=1")
-	return s, env
-}
-
 // Ctrl-C in the middle of a recovery: exit 130, the run lock free at once,
 // no forward daemon left half-started, and the sandbox's own recovery lock
 // released (the next recover runs, it does not get 75).
 func TestInterruptMidRun(t *testing.T) {
-	requireLab(t)
+	harness.RequireLab(t)
 	t.Parallel()
-	s, env := labT(t, "sigint", lab.Options{})
+	s, env := harness.LabT(t, "sigint", lab.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // hang protection
 	defer cancel()
 	if err := s.KillGateway(ctx, syscall.SIGKILL); err != nil {
@@ -65,7 +35,7 @@ func TestInterruptMidRun(t *testing.T) {
 	}
 	// A long settle window keeps the payload busy after the launch: the
 	// interrupt lands while it waits, inside the sandbox.
-	cmd := exec.Command(filepath.Join(binDir, "nemoclaw"), s.Name, "recover", "--settle", "30s")
+	cmd := exec.Command(harness.Bin("nemoclaw"), s.Name, "recover", "--settle", "30s")
 	cmd.Env = env
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -92,13 +62,13 @@ func TestInterruptMidRun(t *testing.T) {
 	if h, held := portforward.PortHolder(s.Options.Port); held {
 		t.Fatalf("an interrupted run left a listener on %d: %+v", s.Options.Port, h)
 	}
-	if pids := processesWith("forward-daemon", "--port "+strconv.Itoa(s.Options.Port)+" "); len(pids) > 0 {
+	if pids := harness.ProcessesWith("forward-daemon", "--port "+strconv.Itoa(s.Options.Port)+" "); len(pids) > 0 {
 		t.Fatalf("forward daemon processes left: %v", pids)
 	}
 
 	// The payload in the sandbox was told to stop too: its lock is free
 	// and the next recovery runs to the end.
-	again := exec.Command(filepath.Join(binDir, "nemoclaw"), s.Name, "recover", "--settle", "0")
+	again := exec.Command(harness.Bin("nemoclaw"), s.Name, "recover", "--settle", "0")
 	again.Env = env
 	b, err := again.CombinedOutput()
 	if err != nil || !strings.Contains(string(b), "Probe complete") {
@@ -106,37 +76,12 @@ func TestInterruptMidRun(t *testing.T) {
 	}
 }
 
-// processesWith lists host pids whose command line holds every part.
-func processesWith(parts ...string) []int {
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err != nil {
-			continue
-		}
-		cl := strings.ReplaceAll(string(b), "\x00", " ")
-		all := true
-		for _, p := range parts {
-			all = all && strings.Contains(cl, p)
-		}
-		if all {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
 // Ctrl-C during recover --all: the run in flight stops (130), the ones not
 // started never start, and the exit code is 130.
 func TestInterruptRecoverAll(t *testing.T) {
-	requireLab(t)
+	harness.RequireLab(t)
 	t.Parallel()
-	a, env := labT(t, "siga", lab.Options{})
+	a, env := harness.LabT(t, "siga", lab.Options{})
 	// A second sandbox in the same HOME and lab dir.
 	o := a.Options
 	o.Name = "sigb"
@@ -158,7 +103,7 @@ func TestInterruptRecoverAll(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command(filepath.Join(binDir, "nemoclaw"), "recover", "--all", "--parallel", "1", "--settle", "30s", "--json")
+	cmd := exec.Command(harness.Bin("nemoclaw"), "recover", "--all", "--parallel", "1", "--settle", "30s", "--json")
 	cmd.Env = env
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -190,7 +135,7 @@ func TestInterruptRecoverAll(t *testing.T) {
 	if gw, _ := b.GatewayProcesses(); len(gw) > 0 {
 		t.Errorf("the sandbox that never started was recovered anyway: %v", gw)
 	}
-	if pids := processesWith("forward-daemon", "--sandbox sigb "); len(pids) > 0 {
+	if pids := harness.ProcessesWith("forward-daemon", "--sandbox sigb "); len(pids) > 0 {
 		t.Errorf("a forward daemon was started for the sandbox never recovered: %v", pids)
 	}
 }

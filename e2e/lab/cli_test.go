@@ -261,6 +261,7 @@ func TestRealOpenClawSandbox(t *testing.T) {
 	}
 	// Not parallel: on two cores shared with the other lab tests, OpenClaw's
 	// own 5 s start-up lease can time out and the gateway gives up.
+	holdRealOpenClaw(t)
 	o := testOptions(t, "t2")
 	o.Gateway = GatewayOpenClaw
 	s := upT(t, o)

@@ -38,6 +38,10 @@ func requireOpenClaw(t *testing.T) *OpenClawInstall {
 	return inst
 }
 
+// holdRealOpenClaw keeps every other test that starts the real gateway,
+// in this package or another, from starting one at the same time.
+func holdRealOpenClaw(t *testing.T) { testenv.Exclusive(t, testenv.RealOpenClaw) }
+
 // fakeOpenClawCache lays out the files FindOpenClaw inspects, without the
 // 1 GB behind them, and returns the cache dir.
 func fakeOpenClawCache(t *testing.T, stamp, version string, pending bool) string {
@@ -320,6 +324,7 @@ func TestOpenClawGatewayServesControlUI(t *testing.T) {
 	// Not t.Parallel, on purpose: it runs before this package's parallel
 	// sandboxes start, because OpenClaw's start-up gives up when starved
 	// of CPU (see ocOverloadFailure).
+	holdRealOpenClaw(t)
 
 	const uid, gid, port = 65534, 65534, 18789
 	root := t.TempDir()

@@ -7,9 +7,14 @@
 package testenv
 
 import (
+	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/nemoclaw/nemoclaw-go/internal/statefs"
 )
 
 // Strict reports whether a missing prerequisite fails the test instead of
@@ -50,6 +55,31 @@ func RequireBinary(t testing.TB, name string) string {
 		Missing(t, "%s not found (make deps installs it)", name)
 	}
 	return p
+}
+
+// RealOpenClaw is the Exclusive lock of every test that starts the real
+// OpenClaw gateway, in whichever package it lives.
+const RealOpenClaw = "real-openclaw"
+
+// Exclusive holds a machine-wide lock named name until t ends, waiting
+// (as long as the test's own -timeout allows) while a test in another
+// package holds it: go test runs packages side by side, and some tests
+// must not overlap with each other wherever they live (two real OpenClaw
+// gateways starting together on two shared cores starve each other past
+// OpenClaw's own start-up limit). The kernel releases the lock however
+// the test binary ends.
+func Exclusive(t testing.TB, name string) {
+	t.Helper()
+	path := filepath.Join(os.TempDir(), "nemoclaw-test-"+name+".lock")
+	start := time.Now()
+	l, err := statefs.LockWait(context.Background(), path)
+	if err != nil {
+		t.Fatalf("taking the test lock %s: %v", path, err)
+	}
+	if waited := time.Since(start); waited > time.Second {
+		t.Logf("waited %.0f s for %s (another test held it)", waited.Seconds(), path)
+	}
+	t.Cleanup(l.Unlock)
 }
 
 // AwkwardStrings are the strings most likely to break a quoting or
