@@ -5,7 +5,9 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/nemoclaw/nemoclaw-go/templates"
 	"github.com/urfave/cli/v2"
 )
 
@@ -142,5 +144,23 @@ func TestVersionAndBrand(t *testing.T) {
 	}
 	if BrandFor("/opt/bin/nemohermes").Name != "nemohermes" || BrandFor("anything-else").Name != "nemoclaw" {
 		t.Fatal("brand names wrong")
+	}
+}
+
+// --timeout gives the payload a deadline inside the host's own and a
+// readiness budget that grows with it: a slow gateway gets more time when
+// the operator gives more (the real OpenClaw took up to 182 s under load).
+func TestPayloadBudgets(t *testing.T) {
+	d, r := payloadBudgets(0)
+	if d != templates.DefaultDeadline || r != templates.DefaultReadiness {
+		t.Errorf("no --timeout: %s/%s, want the defaults", d, r)
+	}
+	d, r = payloadBudgets(10 * time.Minute)
+	if d >= 10*time.Minute || d < 9*time.Minute || r <= templates.DefaultReadiness || r >= d {
+		t.Errorf("--timeout 10m: deadline %s, readiness %s; want a deadline just inside 10m and readiness above 90s and below it", d, r)
+	}
+	d, r = payloadBudgets(10 * time.Second)
+	if d > 10*time.Second || r >= d || r <= 0 {
+		t.Errorf("--timeout 10s: deadline %s, readiness %s", d, r)
 	}
 }

@@ -74,6 +74,7 @@ func (inv *Invocation) debugPayload(c *cli.Context) error {
 		Settle:   settle,
 		NoSettle: settle == 0,
 	}
+	// Run by hand, the script's own deadline is the whole budget.
 	if timeout > 0 && timeout < templates.DefaultReadiness {
 		p.Readiness = timeout
 	}

@@ -63,14 +63,7 @@ func (inv *Invocation) resolveTarget(name string, sb *registry.Sandbox, f runFla
 	if f.settleSet && f.settle == 0 {
 		t.Payload.NoSettle = true
 	}
-	if f.timeout > 0 {
-		// The payload stops at its own deadline a little before ours, so
-		// its result still reaches us.
-		t.Payload.Deadline = max(f.timeout-2*time.Second, f.timeout/2)
-		if t.Payload.Deadline < templates.DefaultReadiness {
-			t.Payload.Readiness = t.Payload.Deadline / 2
-		}
-	}
+	t.Payload.Deadline, t.Payload.Readiness = payloadBudgets(f.timeout)
 	for i, p := range profile.ForwardPorts {
 		f := recovery.Forward{Local: p, Remote: p, Purpose: "port"}
 		switch {
@@ -99,6 +92,21 @@ func (inv *Invocation) resolveTarget(name string, sb *registry.Sandbox, f runFla
 		t.Forwards = append(t.Forwards, recovery.Forward{Local: local, Remote: internal, Purpose: "Hermes dashboard"})
 	}
 	return t, nil
+}
+
+// payloadBudgets turns --timeout into the payload's own deadline and its
+// readiness budget. Without --timeout both are the payload's defaults (120
+// s, 90 s). With it, the payload stops a little before the host gives up
+// (so its result still arrives) and gives a starting gateway three
+// quarters of that: a longer --timeout is how an operator gives a slow
+// gateway (the real OpenClaw took up to 182 s under load) more time to
+// start, and a shorter one bounds it.
+func payloadBudgets(timeout time.Duration) (deadline, readiness time.Duration) {
+	if timeout <= 0 {
+		return templates.DefaultDeadline, templates.DefaultReadiness
+	}
+	deadline = max(timeout-2*time.Second, timeout/2)
+	return deadline, deadline * 3 / 4
 }
 
 // reachHint is a command an operator can run to see whether the sandbox

@@ -27,9 +27,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
 
+# check: root first (make runs `--check` before it installs anything, so a
+# non-root user is told at once, before apt-get fails less clearly); the
+# tools after, when the run starts, once make deps and lab-deps have
+# installed them.
 check() {
 	local problems=()
 	[ "$(id -u)" -eq 0 ] || problems+=("not root: the tests start sshd in Linux namespaces, bind-mount and chown; run: sudo make test")
+	[ "${1:-}" = root-only ] && [ ${#problems[@]} -eq 0 ] && return 0
 	for b in sshd:openssh-server ssh:openssh-client dash:dash sh:dash shellcheck:shellcheck socat:socat nsenter:util-linux unshare:util-linux curl:curl python3:python3; do
 		cmd=${b%%:*} pkg=${b#*:}
 		[ -x "/usr/sbin/$cmd" ] || command -v "$cmd" >/dev/null 2>&1 || problems+=("$cmd not found: apt-get install $pkg (make deps does)")
@@ -41,8 +46,11 @@ check() {
 	fi
 }
 
+if [ "${1:-}" = --check ]; then
+	check root-only
+	exit 0
+fi
 check
-[ "${1:-}" = --check ] && exit 0
 
 export NEMOCLAW_TEST_STRICT=1
 timeout=${NEMOCLAW_TEST_TIMEOUT:-60m}
