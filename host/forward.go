@@ -413,11 +413,36 @@ func (inv *Invocation) forwardSandboxCommand() *cli.Command {
 			},
 			{
 				Name:  "stop",
-				Usage: "stop our forward daemon for this sandbox and port (never anything else)",
+				Usage: "stop our forward daemons for this sandbox (--port: only that one; never anything else)",
 				Flags: flags(),
 				Action: action(func(c *cli.Context, name string, _ *registry.Sandbox, port int) error {
 					r, err := inv.stopForward(c.Context, name, port)
-					return inv.printForward(c, r, err)
+					if err != nil || c.IsSet("port") {
+						return inv.printForward(c, r, err)
+					}
+					// Without --port, the sandbox's other recorded forwards
+					// (a Hermes API or dashboard port) go too: after
+					// `forward stop` nothing of ours serves the sandbox.
+					out, oerr := inv.outputFor(c)
+					if oerr != nil {
+						return oerr
+					}
+					rep := forwardVerbReport(inv.Brand.Name, "forward stop", r, nil)
+					states, _ := portforward.ListStates(inv.forwardDir())
+					for _, st := range states {
+						if st.Sandbox != name || st.Port == port {
+							continue
+						}
+						other, err := inv.stopForward(c.Context, name, st.Port)
+						if err != nil {
+							return inv.printForward(c, other, err)
+						}
+						rep.Forwards = append(rep.Forwards, other)
+						if other.Action == "stopped" {
+							rep.Summary += fmt.Sprintf(" Its forward on port %d stopped too (pid %d).", other.Port, other.PID)
+						}
+					}
+					return out.emit(inv, rep)
 				}),
 			},
 			{
