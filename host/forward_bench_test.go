@@ -57,7 +57,7 @@ func BenchmarkForwardCompare(b *testing.B) {
 	rssIdle := vmRSS(st.PID)
 
 	// OpenSSH's forward to the same server through the same sshd.
-	sshPort := freeLoopbackPort(b)
+	sshPort := testenv.FreePort(b)
 	ssh := exec.Command(sshBin, "-F", e.srv.ConfigFile, "-N", "-o", "ExitOnForwardFailure=yes",
 		"-L", fmt.Sprintf("127.0.0.1:%d:127.0.0.2:%d", sshPort, port), e.srv.Host)
 	ssh.Stderr = os.Stderr
@@ -307,15 +307,6 @@ func loadAvg() string {
 func rotated[T any](paths []T, i int) []T {
 	k := i % len(paths)
 	return append(append([]T(nil), paths[k:]...), paths[:k]...)
-}
-
-func freeLoopbackPort(t testing.TB) int {
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func waitListening(t testing.TB, port int) {

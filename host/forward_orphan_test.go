@@ -131,7 +131,7 @@ func TestForwardDaemonExitsWhenOpenShellSandboxIsDeleted(t *testing.T) {
 	}
 	bin := buildNemoclaw(t)
 	base := t.TempDir()
-	port := freeLoopbackPort(t)
+	port := testenv.FreePort(t)
 	o := lab.Options{Name: "fwdgone", Home: filepath.Join(base, "home"), LabDir: filepath.Join(base, "lab"), Port: port}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // hang protection
 	defer cancel()

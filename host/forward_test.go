@@ -409,7 +409,7 @@ func TestForwardDaemon(t *testing.T) {
 	t.Run("GatewayDownThenUp", func(t *testing.T) {
 		t.Parallel()
 		e := newForwardEnv(t, bin)
-		port := freeLoopbackPort(t)
+		port := testenv.FreePort(t)
 		e.register("demo", port)
 		code, out, errOut := e.run("demo", "forward", "start")
 		if code != exitcode.Forward || strings.Contains(out, "Forward started") || !strings.Contains(errOut, "did not answer") {
@@ -785,7 +785,7 @@ func TestForwardLabSandbox(t *testing.T) {
 	}
 	bin := buildNemoclaw(t)
 	base := t.TempDir()
-	port := freeLoopbackPort(t)
+	port := testenv.FreePort(t)
 	o := lab.Options{Name: "fwdlab", Home: filepath.Join(base, "home"), LabDir: filepath.Join(base, "lab"), Port: port}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

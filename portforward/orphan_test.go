@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nemoclaw/nemoclaw-go/internal/testenv"
 )
 
 // TestMain lets this test binary double as a decoy process: with
@@ -88,16 +90,6 @@ func (d *decoy) alive() bool {
 	}
 }
 
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // The proof that a process with no record is a daemon of ours, case by
 // case, against real processes: every decoy below looks like one of our
 // daemons in all but one respect, is refused for that respect, and is
@@ -138,7 +130,7 @@ func TestProveDaemonProcess(t *testing.T) {
 			func(p int) []string { return argv(ours, "other", p, "i4", dir) }, nil, nil, "sandbox 'other'"},
 		{"our argv, but the port is held by someone else",
 			func(p int) []string { return argv(ours, "demo", p, "i5", dir) },
-			func(int) int { return freeTCPPort(t) }, nil, "does not hold the listener"},
+			func(int) int { return testenv.FreePort(t) }, nil, "does not hold the listener"},
 		{"a program whose name is not ours",
 			func(p int) []string { return argv(self, "demo", p, "i6", dir) }, nil, nil, "not one of nemoclaw"},
 		{"an extra positional argument: not our command line",
@@ -147,7 +139,7 @@ func TestProveDaemonProcess(t *testing.T) {
 			func(p int) []string { return append(argv(ours, "demo", p, "i8", dir), "--port", "1") }, nil, nil, "given twice"},
 	}
 	for _, c := range refused {
-		port := freeTCPPort(t)
+		port := testenv.FreePort(t)
 		listen := port
 		if c.listen != nil {
 			listen = c.listen(port)
@@ -183,7 +175,7 @@ func TestProveDaemonProcess(t *testing.T) {
 	// the listener, and a control socket answering its id (or none at
 	// all, as when the directory was deleted). Found, proven, stopped.
 	for _, withSocket := range []bool{true, false} {
-		port := freeTCPPort(t)
+		port := testenv.FreePort(t)
 		var sock string
 		if withSocket {
 			sock = PathsFor(dir, "demo", port).Control

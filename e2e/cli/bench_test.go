@@ -13,6 +13,7 @@ import (
 
 	"github.com/nemoclaw/nemoclaw-go/e2e/harness"
 	"github.com/nemoclaw/nemoclaw-go/e2e/lab"
+	"github.com/nemoclaw/nemoclaw-go/internal/testenv"
 )
 
 // Benchmarks of SPEC §11 that need the recover flow. Each measures its
@@ -155,7 +156,7 @@ func BenchmarkFleet(b *testing.B) {
 	for i := 1; i < n; i++ {
 		o := first.Options
 		o.Name = fmt.Sprintf("fleet%d", i)
-		o.Port = harness.FreePort(b)
+		o.Port = testenv.FreePort(b)
 		s, err := lab.Up(ctx, o)
 		if err != nil {
 			b.Fatal(err)

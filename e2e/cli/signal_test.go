@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"github.com/nemoclaw/nemoclaw-go/e2e/harness"
 	"github.com/nemoclaw/nemoclaw-go/e2e/lab"
 	"github.com/nemoclaw/nemoclaw-go/internal/statefs"
+	"github.com/nemoclaw/nemoclaw-go/internal/testenv"
 	"github.com/nemoclaw/nemoclaw-go/portforward"
 )
 
@@ -85,12 +85,7 @@ func TestInterruptRecoverAll(t *testing.T) {
 	// A second sandbox in the same HOME and lab dir.
 	o := a.Options
 	o.Name = "sigb"
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.Port = l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	o.Port = testenv.FreePort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // hang protection
 	defer cancel()
 	b, err := lab.Up(ctx, o)

@@ -18,7 +18,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -136,10 +135,10 @@ func (op *Operator) Up(t testing.TB, name string, o lab.Options) *lab.Sandbox {
 	o.Name, o.Home, o.LabDir = name, op.Home, op.LabDir
 	o.LabBinary = Bin("nemoclaw-lab")
 	if o.Port == 0 {
-		o.Port = FreePort(t)
+		o.Port = testenv.FreePort(t)
 	}
 	if o.Agent == lab.AgentHermes && o.APIPort == 0 {
-		o.APIPort = FreePort(t)
+		o.APIPort = testenv.FreePort(t)
 	}
 	// Hang protection only: the real OpenClaw takes minutes on busy cores.
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
@@ -172,18 +171,6 @@ func Cleanup(home, labDir string) {
 		cancel()
 	}
 	lab.DownAll(lab.Options{Home: home, LabDir: labDir})
-}
-
-// FreePort returns a TCP port free on 127.0.0.1 (the kernel's choice, so
-// tests running side by side do not collide).
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // Result is one finished command.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nemoclaw/nemoclaw-go/e2e/harness"
 	"github.com/nemoclaw/nemoclaw-go/e2e/lab"
+	"github.com/nemoclaw/nemoclaw-go/internal/testenv"
 )
 
 // Job 12, a host reboot's worth of crashed gateways: ten sandboxes in one
@@ -29,7 +30,7 @@ func TestJob12RecoverAllTen(t *testing.T) {
 	errs := make([]error, 10)
 	var wg sync.WaitGroup
 	for i := range sbs {
-		port := harness.FreePort(t)
+		port := testenv.FreePort(t)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -16,20 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nemoclaw/nemoclaw-go/internal/testenv"
 	"github.com/nemoclaw/nemoclaw-go/sandboxexec"
 )
-
-// freePort is a port free on the host's loopback now; the sandbox's own
-// loopback is a namespace of its own.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // shimRun runs the OpenShell test double as a caller would.
 func shimRun(t *testing.T, shim string, args ...string) (stdout, stderr string, code int) {
@@ -81,7 +70,7 @@ func TestOpenShellDoubleForwards(t *testing.T) {
 	requireLab(t)
 	t.Parallel()
 	o := testOptions(t, "osfwd")
-	o.Port = freePort(t)
+	o.Port = testenv.FreePort(t)
 	s := upT(t, o)
 	shimDir := t.TempDir()
 	shim, err := WriteOpenShellShim(shimDir, o)
@@ -139,7 +128,7 @@ func TestOpenShellDoubleForwards(t *testing.T) {
 		t.Errorf("start on a squatted port: exit %d\n%s", code, errOut)
 	}
 	// Unknown sandbox and unknown gateway, as OpenShell reports them.
-	if _, errOut, code := shimRun(t, shim, "forward", "start", "-d", strconv.Itoa(freePort(t)), "nope"); code != 1 || !strings.Contains(errOut, "NotFound") {
+	if _, errOut, code := shimRun(t, shim, "forward", "start", "-d", strconv.Itoa(testenv.FreePort(t)), "nope"); code != 1 || !strings.Contains(errOut, "NotFound") {
 		t.Errorf("start for a sandbox that does not exist: exit %d\n%s", code, errOut)
 	}
 	if _, errOut, code := shimRun(t, shim, "-g", "other", "sandbox", "get", "osfwd"); code != 1 || !strings.Contains(errOut, "Unknown gateway 'other'") {

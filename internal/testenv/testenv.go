@@ -8,6 +8,7 @@ package testenv
 
 import (
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,4 +90,17 @@ var AwkwardStrings = []string{
 	"", "plain", "it's", "'", "''", `'\''`, `\`, `\'`, `"`, "$HOME", "$(touch /tmp/x)", "`id`",
 	"a b\tc\nd", "\n", "*", "?[a-z]", "~root", "-n", "--", "!", "#comment", "%s%n", "\x01\x7f\xff",
 	"ünïcödé", "a'b'c'd", "${x:-y}", ";|&<>()", "\r\n",
+}
+
+// FreePort returns a TCP port free on 127.0.0.1 now (the kernel's choice,
+// so tests running side by side do not collide). A lab sandbox's own
+// loopback is a namespace of its own; this is the host's.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
