@@ -24,7 +24,7 @@ import (
 // isOpenShell reports whether the sandbox is reached through OpenShell
 // (the registry's default).
 func isOpenShell(sb *registry.Sandbox) bool {
-	return sb != nil && (sb.Transport == nil || sb.Transport.Kind == "" || sb.Transport.Kind == registry.KindOpenShell)
+	return sb != nil && sb.TransportKind() == registry.KindOpenShell
 }
 
 // openShellRows lists OpenShell's forwards for an OpenShell sandbox. For

@@ -61,10 +61,7 @@ func (inv *Invocation) listCommand() *cli.Command {
 				DefaultSandbox: reg.DefaultSandbox, Steps: []recovery.Step{}, Sandboxes: []listEntry{}}
 			for _, name := range reg.Names() {
 				sb := reg.Sandboxes[name]
-				e := listEntry{Name: name, Default: name == reg.DefaultSandbox, Agent: agentName(sb), Transport: registry.KindOpenShell}
-				if sb.Transport != nil && sb.Transport.Kind != "" {
-					e.Transport = sb.Transport.Kind
-				}
+				e := listEntry{Name: name, Default: name == reg.DefaultSandbox, Agent: agentName(sb), Transport: sb.TransportKind()}
 				if t, err := inv.resolveTarget(name, sb, runFlags{}); err != nil {
 					e.Error = err.Error()
 				} else {

@@ -112,7 +112,7 @@ func payloadBudgets(timeout time.Duration) (deadline, readiness time.Duration) {
 // reachHint is a command an operator can run to see whether the sandbox
 // answers at all.
 func (inv *Invocation) reachHint(name string, sb *registry.Sandbox) string {
-	if sb.Transport != nil && sb.Transport.Kind == registry.KindSSH {
+	if sb.TransportKind() == registry.KindSSH {
 		return fmt.Sprintf("ssh -F %s %s true", inv.sshConfigPath(sb.Transport.SSHConfig), sb.Transport.Host)
 	}
 	g := ""
@@ -156,7 +156,7 @@ func (inv *Invocation) runDeps(name string, sb *registry.Sandbox) recovery.Deps 
 
 func (inv *Invocation) describeTransport(sb *registry.Sandbox, tr sandboxexec.Transport) string {
 	switch {
-	case sb.Transport != nil && sb.Transport.Kind == registry.KindSSH:
+	case sb.TransportKind() == registry.KindSSH:
 		return "ssh " + sb.Transport.Host
 	case isExecOnly(tr):
 		return "openshell sandbox exec (no ssh-config: exec only)"

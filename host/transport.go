@@ -100,11 +100,7 @@ func editDistance(a, b string) int {
 // (~/.nemoclaw), and `~/` to HOME: the registry is the file that names it,
 // and the command's working directory must not change which config is used.
 func (inv *Invocation) openTransport(ctx context.Context, name string, sb *registry.Sandbox) (sandboxexec.Transport, error) {
-	kind := registry.KindOpenShell
-	if sb.Transport != nil && sb.Transport.Kind != "" {
-		kind = sb.Transport.Kind
-	}
-	switch kind {
+	switch kind := sb.TransportKind(); kind {
 	case registry.KindOpenShell:
 		return sandboxexec.DialOpenShell(ctx, name, sandboxexec.OpenShellOptions{Getenv: inv.Getenv, Gateway: sb.GatewayName})
 	case registry.KindSSH:

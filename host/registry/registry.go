@@ -64,6 +64,15 @@ const (
 	KindSSH       = "ssh"
 )
 
+// TransportKind is how the sandbox is reached: its transport object's
+// kind, and OpenShell when there is none or it names none (SPEC §3.1).
+func (sb *Sandbox) TransportKind() string {
+	if sb.Transport == nil || sb.Transport.Kind == "" {
+		return KindOpenShell
+	}
+	return sb.Transport.Kind
+}
+
 // ParseError reports a registry that does not parse, with the position of
 // the problem. Its exit code is 2 (SPEC §2.3: unreadable registry).
 type ParseError struct {

@@ -246,3 +246,20 @@ func TestNemoClawNullAgentAndHermesFields(t *testing.T) {
 		t.Errorf("a rewrite turned \"agent\": null into something else:\n%s", out)
 	}
 }
+
+// No transport object, or one naming no kind, is OpenShell (SPEC §3.1).
+func TestTransportKind(t *testing.T) {
+	for _, c := range []struct {
+		sb   Sandbox
+		want string
+	}{
+		{Sandbox{}, KindOpenShell},
+		{Sandbox{Transport: &Transport{}}, KindOpenShell},
+		{Sandbox{Transport: &Transport{Kind: KindSSH}}, KindSSH},
+		{Sandbox{Transport: &Transport{Kind: "telnet"}}, "telnet"},
+	} {
+		if got := c.sb.TransportKind(); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.sb.Transport, got, c.want)
+		}
+	}
+}
