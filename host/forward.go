@@ -210,8 +210,8 @@ func (inv *Invocation) ensureForward(ctx context.Context, name string, sb *regis
 	defer lock.Unlock()
 
 	r, st, haveState := inv.inspectForward(ctx, name, port, true)
-	if r.State == recovery.ForwardForeign && isOpenShell(sb) {
-		own := inv.inspectWithOpenShell(ctx, name, sb, port, true)
+	if r.State == recovery.ForwardForeign {
+		own := inv.withOpenShellForward(ctx, name, sb, r)
 		if own.State == recovery.ForwardHealthy {
 			own.Action = "kept"
 			return own, nil

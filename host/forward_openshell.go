@@ -45,6 +45,15 @@ func (inv *Invocation) openShellRows(ctx context.Context, sb *registry.Sandbox) 
 // OpenShell's own live forward of this sandbox counts as healthy.
 func (inv *Invocation) inspectWithOpenShell(ctx context.Context, name string, sb *registry.Sandbox, port int, probe bool) recovery.ForwardReport {
 	r, _, _ := inv.inspectForward(ctx, name, port, probe)
+	return inv.withOpenShellForward(ctx, name, sb, r)
+}
+
+// withOpenShellForward takes what inspectForward found on r.Port: when it
+// is foreign and the sandbox is OpenShell's, OpenShell's own live forward
+// of this sandbox becomes healthy (left alone), and OpenShell's forward of
+// another sandbox, or one that does not answer, is named in the detail.
+func (inv *Invocation) withOpenShellForward(ctx context.Context, name string, sb *registry.Sandbox, r recovery.ForwardReport) recovery.ForwardReport {
+	port := r.Port
 	if r.State != recovery.ForwardForeign || !isOpenShell(sb) {
 		return r
 	}
