@@ -1,10 +1,9 @@
 package host
 
 import (
-	"github.com/google/uuid"
 	"github.com/urfave/cli/v2"
 
-	"github.com/nemoclaw/nemoclaw-go/internal/exitcode"
+	"github.com/nemoclaw/nemoclaw-go/host/recovery"
 	"github.com/nemoclaw/nemoclaw-go/templates"
 )
 
@@ -61,15 +60,11 @@ func (inv *Invocation) debugPayload(c *cli.Context) error {
 	if err != nil {
 		return usageErrorf("debug payload: %v", err)
 	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return withCode(exitcode.Failed, err, "")
-	}
 	p := templates.Params{
 		Agent:    profile.Agent,
 		Check:    c.Bool("check"),
 		Port:     port,
-		RunID:    id.String(),
+		RunID:    recovery.NewRunID(),
 		Deadline: timeout,
 		Settle:   settle,
 		NoSettle: settle == 0,

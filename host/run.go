@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/uuid"
 	"github.com/urfave/cli/v2"
 
 	"github.com/nemoclaw/nemoclaw-go/host/recovery"
@@ -99,10 +98,6 @@ func (inv *Invocation) runSandbox(ctx context.Context, req runRequest) recovery.
 		}
 		defer lock.Unlock()
 	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return fail("failed", err)
-	}
 	if req.flags.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, req.flags.timeout)
@@ -110,7 +105,7 @@ func (inv *Invocation) runSandbox(ctx context.Context, req runRequest) recovery.
 	}
 	return recovery.Run(ctx, t, inv.runDeps(req.name, sb), recovery.Options{
 		Mode:             req.mode,
-		RunID:            id.String(),
+		RunID:            recovery.NewRunID(),
 		RequireInference: req.flags.requireInference,
 		KeepTransport:    req.keepTransport,
 		Progress:         req.progress,

@@ -143,7 +143,7 @@ func newReport(command, runID, sandbox, agent, display, cli string) *Report {
 func ErrorReport(command, sandbox, outcome string, code int, err error) *Report {
 	return &Report{
 		SchemaVersion: SchemaVersion,
-		RunID:         newRunID(),
+		RunID:         NewRunID(),
 		Command:       command,
 		Sandbox:       sandbox,
 		Outcome:       outcome,
@@ -224,8 +224,9 @@ func details(checks []Check, st Status) string {
 //go:embed report.schema.json
 var Schema []byte
 
-// newRunID is a UUID v7 (time-ordered), as every run gets.
-func newRunID() string {
+// NewRunID is a run's id: a UUID v7 (time-ordered), the random v4 only if
+// the clock cannot be read.
+func NewRunID() string {
 	if id, err := uuid.NewV7(); err == nil {
 		return id.String()
 	}
