@@ -97,6 +97,7 @@ func TestJob13And14RealOpenClaw(t *testing.T) {
 		if link == "" {
 			t.Fatalf("dashboard printed no %s#bootstrapToken= link\n%s", dashboard, r)
 		}
+		noSharedToken(t, s, op.Home, r.Stdout+r.Stderr, link)
 		wsPrefix := fmt.Sprintf("ws://127.0.0.1:%d", port)
 		artifacts := t.ArtifactDir()
 
@@ -138,6 +139,14 @@ func TestJob13And14RealOpenClaw(t *testing.T) {
 			}
 		}
 		t.Logf("connected: %s", st)
+
+		// The JSON form: one schema-valid report carrying a link of the
+		// same kind, never the shared token.
+		rj, doc := cli(t, ctx, env, "nemoclaw", s.Name, "dashboard", "--json")
+		if rj.Code != 0 || !strings.Contains(harness.Field(doc, "dashboardUrl"), "#bootstrapToken=") {
+			t.Fatalf("dashboard --json: exit %d\n%s", rj.Code, rj)
+		}
+		noSharedToken(t, s, op.Home, rj.Stdout+rj.Stderr, "")
 	})
 }
 
@@ -193,4 +202,37 @@ func chromiumVersion(ctx context.Context, bin string) string {
 		return err.Error()
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// noSharedToken: the dashboard's output never carries the gateway's shared
+// token (as a #token= URL or at all), and neither the token nor the login
+// link's single-use bootstrap lands in any file under ~/.nemoclaw (forward
+// logs and state included).
+func noSharedToken(t *testing.T, s *lab.Sandbox, home, out, link string) {
+	t.Helper()
+	if strings.Contains(out, "#token=") || strings.Contains(out, "&token=") {
+		t.Fatalf("the shared-token URL was printed:\n%s", out)
+	}
+	b, err := os.ReadFile(filepath.Join(s.Dir, "openclaw-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := strings.TrimSpace(string(b))
+	if strings.Contains(out, secret) {
+		t.Fatalf("the shared gateway token was printed:\n%s", out)
+	}
+	bootstrap := ""
+	if _, frag, ok := strings.Cut(link, "#bootstrapToken="); ok {
+		bootstrap, _, _ = strings.Cut(frag, "&")
+	}
+	filepath.Walk(filepath.Join(home, ".nemoclaw"), func(p string, fi os.FileInfo, err error) error {
+		if err != nil || !fi.Mode().IsRegular() {
+			return nil
+		}
+		data, _ := os.ReadFile(p)
+		if strings.Contains(string(data), secret) || bootstrap != "" && strings.Contains(string(data), bootstrap) {
+			t.Errorf("%s holds the shared token or the login link's bootstrap", p)
+		}
+		return nil
+	})
 }
