@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -26,6 +25,7 @@ import (
 	"github.com/nemoclaw/nemoclaw-go/e2e/lab"
 	"github.com/nemoclaw/nemoclaw-go/host/registry"
 	"github.com/nemoclaw/nemoclaw-go/internal/statefs"
+	"github.com/nemoclaw/nemoclaw-go/internal/testenv"
 	"github.com/nemoclaw/nemoclaw-go/portforward"
 )
 
@@ -100,20 +100,16 @@ func sandboxName(s string) string {
 	return "t-" + strings.Trim(n, "-")
 }
 
-// freeport VAR... sets each VAR to a TCP port free on 127.0.0.1.
+// freeport VAR... sets each VAR to a TCP port on 127.0.0.1 reserved for
+// this test process (testenv.ReservePort).
 func cmdFreeport(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) == 0 {
 		ts.Fatalf("usage: freeport VAR...")
 	}
-	var ls []net.Listener
 	for _, v := range args {
-		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		p, err := testenv.ReservePort()
 		ts.Check(err)
-		ls = append(ls, l)
-		ts.Setenv(v, strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
-	}
-	for _, l := range ls {
-		l.Close()
+		ts.Setenv(v, strconv.Itoa(p))
 	}
 }
 

@@ -8,10 +8,15 @@ package testenv
 
 import (
 	"context"
+	"errors"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -92,15 +97,56 @@ var AwkwardStrings = []string{
 	"ünïcödé", "a'b'c'd", "${x:-y}", ";|&<>()", "\r\n",
 }
 
-// FreePort returns a TCP port free on 127.0.0.1 now (the kernel's choice,
-// so tests running side by side do not collide). A lab sandbox's own
-// loopback is a namespace of its own; this is the host's.
+// FreePort returns a TCP port on 127.0.0.1 that no other test on this
+// machine is handed while this test process lives. A port that is merely
+// free now is not enough: tests in parallel (and several test binaries at
+// once) each bound port 0, closed it, and the kernel handed the same number
+// to the next, so two sandboxes' forwards collided. So a port is reserved
+// with a flock on a file named for it (released when the process ends),
+// and it is taken from below the kernel's ephemeral range, which outgoing
+// connections draw their source ports from.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	p, err := ReservePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
+}
+
+// reserved holds the reservation files open for the life of the process.
+var (
+	reservedMu sync.Mutex
+	reserved   []*os.File
+)
+
+// ReservePort is FreePort for callers without a testing.TB.
+func ReservePort() (int, error) {
+	dir := filepath.Join(os.TempDir(), "nemoclaw-test-ports")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return 0, err
+	}
+	const lo, hi = 20000, 32000 // below ip_local_port_range (32768-60999)
+	for i := 0; i < 500; i++ {
+		p := lo + rand.IntN(hi-lo)
+		f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(p)), os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return 0, err
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+			f.Close() // another test has it
+			continue
+		}
+		l, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			f.Close() // in use by something else
+			continue
+		}
+		l.Close()
+		reservedMu.Lock()
+		reserved = append(reserved, f)
+		reservedMu.Unlock()
+		return p, nil
+	}
+	return 0, errors.New("no free port in 20000-32000 after 500 tries")
 }
